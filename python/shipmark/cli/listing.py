@@ -1,0 +1,33 @@
+"""shipmark list: a repository's images, newest first, with their state."""
+
+from ..core.state import summary
+from ..errors import InputError
+from ..ops import inspect
+from . import Output, common
+
+
+def add(sub):
+    p = sub.add_parser("list", help="list a repository's images newest first, with state and channels")
+    p.add_argument("repo", metavar="REPO", help="REGISTRY/REPOSITORY or ocidir://PATH")
+    p.add_argument("--state", choices=inspect.STATES, help="only images in this state")
+    p.add_argument("--where", action="append", default=[], metavar="SUITE=RESULT",
+                   help="only images whose suite has this result (passed, failed, warned, none); repeatable")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N images")
+    common(p)
+    p.set_defaults(run=run)
+
+
+def run(args, ctx) -> Output:
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit {args.limit} is not a positive number", "pass --limit N with N >= 1")
+    repo = ctx.repo(args.repo)
+    listing = inspect.list_images(store=ctx.store(repo), repo=repo, state=args.state, where=args.where,
+                                  limit=args.limit, progress=ctx.progress())
+    lines = []
+    for image in listing.images:
+        channels = listing.channels.get(image.digest, [])
+        extra = f"  [{', '.join(channels)}]" if channels else ""
+        lines.append(f"{image.tags[0]:<40} {image.digest[7:19]}  {summary(image.state)}{extra}")
+    if not lines:
+        lines = [f"no images in {repo.name} match"]
+    return Output(listing.to_json(), lines)

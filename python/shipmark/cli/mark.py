@@ -1,0 +1,43 @@
+"""shipmark mark: record a test suite's result on an image."""
+
+from .. import junit
+from ..core.record import RESULTS
+from ..errors import InputError
+from ..ops import annotate
+from . import Output, common
+
+
+def add(sub):
+    p = sub.add_parser("mark", help="record a test suite's result (passed, failed, warned) on an image",
+                       description="Attach a test record (in-toto test-result v0.1) to IMAGE. Give the "
+                                   "result, or JUnit XML reports from which the result and counts are read.")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--suite", required=True, help="suite name, e.g. unit or acceptance")
+    p.add_argument("--result", choices=RESULTS)
+    p.add_argument("--junit", action="append", default=[], metavar="GLOB",
+                   help="JUnit XML report(s); failures make the result failed (repeatable, ** allowed)")
+    p.add_argument("--url", help="where the test run can be seen, e.g. $BUILD_URL")
+    p.add_argument("--configuration", help="test configuration name (default: the suite)")
+    p.add_argument("--by", help="who marks (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    common(p)
+    p.set_defaults(run=run)
+
+
+def run(args, ctx) -> Output:
+    if not args.result and not args.junit:
+        raise InputError("mark needs --result or --junit", "pass --result passed|failed|warned, or --junit 'reports/*.xml'")
+    ref = ctx.image(args.image)
+    passed, failed, warned, counts = [], [], [], None
+    result = args.result
+    if args.junit:
+        report = junit.read(args.junit)
+        passed, failed, warned, counts = report.passed, report.failed, report.skipped, report.counts
+        result = result or report.result
+    out = annotate.mark(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, suite=args.suite,
+                        result=result, url=args.url, configuration=args.configuration,
+                        passed=passed, failed=failed, warned=warned, counts=counts)
+    data = dict(out.to_json(), suite=args.suite, result=result)
+    line = f"marked {out.image.pinned}: {args.suite} {result}"
+    if counts:
+        line += f" ({counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped)"
+    return Output(data, [line])

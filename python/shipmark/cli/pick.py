@@ -1,0 +1,22 @@
+"""shipmark pick: the newest image a channel's policy admits."""
+
+from ..ops import channel
+from . import Output, common, policy_flag
+
+
+def add(sub):
+    p = sub.add_parser("pick", help="print the newest image eligible for a channel as repo@sha256:...",
+                       description="Walk REPO's version tags newest first and stop at the first image the "
+                                   "channel's policy admits (rejected images never are). Prints repo@sha256:...")
+    p.add_argument("repo", metavar="REPO")
+    p.add_argument("--channel", required=True)
+    policy_flag(p)
+    common(p)
+    p.set_defaults(run=run)
+
+
+def run(args, ctx) -> Output:
+    repo = ctx.repo(args.repo)
+    result = channel.pick(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
+                          now=ctx.now, progress=ctx.progress())
+    return Output(result.to_json(), [result.image.pinned])

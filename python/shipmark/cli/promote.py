@@ -1,0 +1,50 @@
+"""shipmark promote: let an image into a channel if the policy allows it."""
+
+from ..errors import InputError
+from ..ops import channel
+from . import Output, common, policy_flag
+
+
+def add(sub):
+    p = sub.add_parser("promote", help="promote an image into a channel: policy check, record, channel tag",
+                       description="Check IMAGE against the policy for channel C; if it is eligible, write a "
+                                   "promotion record and move the channel tag to it (the manifest is copied "
+                                   "byte for byte; no layer moves). A rerun after any failure converges.")
+    p.add_argument("image", metavar="IMAGE", nargs="?")
+    p.add_argument("--to", dest="channel", metavar="CHANNEL", help="the channel, e.g. testing or stable")
+    policy_flag(p)
+    p.add_argument("--copy-to", metavar="REPO",
+                   help="also copy the image and its records to REPO (blobs mounted) and tag it there")
+    p.add_argument("--dry-run", action="store_true", help="check the policy and say what would happen; change nothing")
+    p.add_argument("--force", action="store_true", help="promote despite the policy (needs --reason; recorded)")
+    p.add_argument("--reason", help="why (required with --force)")
+    p.add_argument("--by", help="who promotes (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    common(p)
+    p.set_defaults(run=run)
+
+
+def run(args, ctx) -> Output:
+    if not args.image:
+        raise InputError("promote needs IMAGE", "shipmark promote REGISTRY/REPO:TAG --to CHANNEL")
+    if not args.channel:
+        raise InputError("promote needs --to CHANNEL", "e.g. --to stable")
+    ref = ctx.image(args.image)
+    copy_to = ctx.repo(args.copy_to) if args.copy_to else None
+    result = channel.promote(store=ctx.store(ref), ref=ref, channel=args.channel, policy=ctx.policy(),
+                             now=ctx.now, by=ctx.by, dry_run=args.dry_run, force=args.force,
+                             reason=args.reason, copy_to=copy_to,
+                             copy_store=ctx.store(copy_to) if copy_to else None)
+    return Output(result.to_json(), promotion_lines(result))
+
+
+def promotion_lines(result) -> list:
+    where = result.copied_to or result.image.pinned
+    if result.dry_run:
+        lines = [f"would promote {where} to {result.channel} (dry run: nothing changed)"]
+    elif result.already:
+        lines = [f"{where} is already in {result.channel}"]
+    else:
+        lines = [f"promoted {where} to {result.channel}"]
+    if result.forced:
+        lines.append("  forced past the policy: " + "; ".join(result.decision.reasons))
+    return lines

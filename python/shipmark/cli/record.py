@@ -1,0 +1,56 @@
+"""shipmark record: the provenance record of a freshly pushed image."""
+
+import os
+
+from ..errors import InputError
+from ..ops import annotate
+from . import Output, common
+
+# flag -> the Jenkins variable read when the flag is absent
+JENKINS_DEFAULTS = {
+    "git_commit": "GIT_COMMIT", "git_branch": "GIT_BRANCH", "git_url": "GIT_URL",
+    "build_url": "BUILD_URL", "job": "JOB_NAME", "build_number": "BUILD_NUMBER", "builder": "JENKINS_URL",
+}
+
+
+def add(sub):
+    p = sub.add_parser("record", help="record the provenance of a pushed image",
+                       description="Attach a provenance record (SLSA v1 shape) to IMAGE. Git and build "
+                                   "details default to the Jenkins variables GIT_COMMIT, GIT_BRANCH, GIT_URL, "
+                                   "BUILD_URL, JOB_NAME, BUILD_NUMBER.")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--git-commit")
+    p.add_argument("--git-branch")
+    p.add_argument("--git-url")
+    p.add_argument("--build-url")
+    p.add_argument("--job")
+    p.add_argument("--build-number")
+    p.add_argument("--builder", help="builder id (default: $JENKINS_URL)")
+    p.add_argument("--base-image", help="the FROM image, ideally pinned by digest")
+    p.add_argument("--material", action="append", default=[], metavar="URI=sha256:HEX",
+                   help="an input such as a deb package from Aptly (repeatable)")
+    p.add_argument("--by", help="who records (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    common(p)
+    p.set_defaults(run=run)
+
+
+def _materials(items):
+    out = []
+    for item in items:
+        uri, sep, digest = item.rpartition("=")
+        if not sep or not uri or ":" not in digest:
+            raise InputError(f"--material {item!r} is not URI=ALGO:HEX",
+                             "write e.g. --material pkg:deb/debian/app@1.4.2=sha256:<hex>")
+        out.append((uri, digest))
+    return out
+
+
+def run(args, ctx) -> Output:
+    ref = ctx.image(args.image)
+    values = {k: getattr(args, k) or os.environ.get(var) for k, var in JENKINS_DEFAULTS.items()}
+    result = annotate.provenance(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by,
+                                 base_image=args.base_image, materials=_materials(args.material), **values)
+    return Output(dict(result.to_json(), statement=result.statement),
+                  [f"recorded provenance of {result.image.pinned}",
+                   f"  commit {values['git_commit'] or '-'} on {values['git_branch'] or '-'}, "
+                   f"build {values['build_url'] or '-'}"])

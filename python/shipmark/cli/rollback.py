@@ -1,0 +1,29 @@
+"""shipmark rollback: move a channel back to its previous good image."""
+
+from ..ops import channel
+from . import Output, common, policy_flag
+
+
+def add(sub):
+    p = sub.add_parser("rollback", help="move a channel back to the previous promoted, still eligible image",
+                       description="Move CHANNEL's tag back to the newest earlier image promoted to it that is "
+                                   "still eligible, and reject the image rolled away from so that pick never "
+                                   "brings it back (unless --keep).")
+    p.add_argument("repo", metavar="REPO")
+    p.add_argument("--channel", required=True)
+    p.add_argument("--reason", required=True, help="why (recorded)")
+    p.add_argument("--keep", action="store_true", help="do not reject the image rolled away from")
+    policy_flag(p)
+    p.add_argument("--by", help="who rolls back (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    common(p)
+    p.set_defaults(run=run)
+
+
+def run(args, ctx) -> Output:
+    repo = ctx.repo(args.repo)
+    result = channel.rollback(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
+                              now=ctx.now, by=ctx.by, reason=args.reason, reject_current=not args.keep)
+    lines = [f"rolled {args.channel} back to {result.to_image.pinned} ({result.to_image.tags[0]})"]
+    if result.rejection:
+        lines.append(f"  rejected {result.from_image}")
+    return Output(result.to_json(), lines)

@@ -1,0 +1,30 @@
+"""shipmark status: an image's state, eligibility and timeline."""
+
+from ..core.state import summary
+from ..ops import inspect
+from . import Output, common, policy_flag
+from .render_text import record_line
+
+
+def add(sub):
+    p = sub.add_parser("status", help="show an image's state, eligibility per channel and record timeline")
+    p.add_argument("image", metavar="IMAGE")
+    policy_flag(p)
+    common(p)
+    p.set_defaults(run=run)
+
+
+def run(args, ctx) -> Output:
+    ref = ctx.image(args.image)
+    st = inspect.status(store=ctx.store(ref), ref=ref, policy=ctx.policy(), now=ctx.now)
+    state = st.image.state
+    lines = [st.image.pinned,
+             f"  tags:     {', '.join(st.image.tags) or '-'}",
+             f"  state:    {summary(state)}",
+             f"  channels: {', '.join(st.channels) or '-'}"]
+    for channel, decision in st.eligible.items():
+        verdict = "eligible" if decision.ok else "not eligible: " + "; ".join(decision.reasons)
+        lines.append(f"  {channel:<9} {verdict}")
+    lines.append("  timeline (newest first):")
+    lines += ["    " + record_line(r) for r in reversed(state.timeline)] or ["    (no records)"]
+    return Output(st.to_json(), lines)

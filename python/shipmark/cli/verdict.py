@@ -1,0 +1,24 @@
+"""shipmark reject / restore: take an image out of every channel's reach, or undo that."""
+
+from ..ops import annotate
+from . import Output, common
+
+
+def add(sub):
+    for name, reject, text in (
+            ("reject", True, "reject an image: it is never eligible again and pick skips it"),
+            ("restore", False, "undo a rejection")):
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("image", metavar="IMAGE")
+        p.add_argument("--reason", required=True, help="why (recorded on the image)")
+        p.add_argument("--by", help="who decides (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+        common(p)
+        p.set_defaults(run=run, reject=reject)
+
+
+def run(args, ctx) -> Output:
+    ref = ctx.image(args.image)
+    out = annotate.verdict(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, reject=args.reject,
+                           reason=args.reason)
+    verb = "rejected" if args.reject else "restored"
+    return Output(out.to_json(), [f"{verb} {out.image.pinned}: {args.reason}"])

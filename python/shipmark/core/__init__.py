@@ -1,0 +1,1 @@
+"""Pure core: no clock, environment, file or socket. Callers pass everything in."""

@@ -1,0 +1,77 @@
+"""OCI descriptors and manifests as values."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from ..errors import InputError
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    artifact_type: Optional[str] = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "Descriptor":
+        try:
+            return cls(
+                media_type=data["mediaType"],
+                digest=data["digest"],
+                size=int(data["size"]),
+                artifact_type=data.get("artifactType"),
+                annotations=dict(data.get("annotations") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"malformed OCI descriptor: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest exactly as stored: `raw` is byte-exact, so copies keep the digest."""
+
+    media_type: str
+    raw: bytes
+    digest: str = ""
+
+    def __post_init__(self):
+        if not self.digest:
+            object.__setattr__(self, "digest", sha256(self.raw))
+
+    @property
+    def data(self) -> dict:
+        try:
+            return json.loads(self.raw)
+        except ValueError:
+            raise InputError(f"manifest {self.digest} is not valid JSON") from None
+
+    def descriptor(self) -> Descriptor:
+        """The descriptor a referrers listing gives for this manifest (artifactType falls back to
+        the config media type, as the OCI distribution spec says)."""
+        data = self.data
+        artifact = data.get("artifactType")
+        if not artifact and data.get("subject"):
+            artifact = (data.get("config") or {}).get("mediaType")
+        return Descriptor(self.media_type, self.digest, len(self.raw), artifact,
+                          dict(data.get("annotations") or {}))
+
+
+def canonical_json(obj) -> bytes:
+    """Stable bytes for content we create: sorted keys, no spaces."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,169 @@
+"""Policy: which images may enter which channel, with a reason for every refusal.
+
+channels:
+  testing: {require: [unit]}
+  stable:  {require: [acceptance], block_on: [security], after: testing, min_age: 2h, branches: [master]}
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..errors import InputError, NotFoundError
+from .record import check_name
+from .state import ImageState
+
+_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_CHANNEL_KEYS = {"require", "block_on", "after", "min_age", "branches"}
+
+
+def parse_duration(text: str) -> timedelta:
+    m = _DURATION_RE.match(str(text).strip())
+    if not m:
+        raise ValueError(text)
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    name: str
+    require: Tuple[str, ...] = ()
+    block_on: Tuple[str, ...] = ()
+    after: Optional[str] = None
+    min_age: Optional[timedelta] = None
+    branches: Optional[Tuple[str, ...]] = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    ok: bool
+    reasons: List[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "reasons": self.reasons}
+
+
+@dataclass(frozen=True)
+class Policy:
+    channels: Dict[str, ChannelPolicy]
+    source: str = "policy"
+    # Without a policy file every channel is open to any image that is not rejected.
+    open_by_default: bool = False
+
+    @classmethod
+    def open(cls) -> "Policy":
+        return cls({}, "no policy file", open_by_default=True)
+
+    def channel(self, name: str) -> ChannelPolicy:
+        if name in self.channels:
+            return self.channels[name]
+        if self.open_by_default:
+            return ChannelPolicy(check_name("channel", name))
+        raise NotFoundError(f"channel {name!r} is not in {self.source}",
+                            f"use one of: {', '.join(sorted(self.channels)) or '(none defined)'}")
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "policy") -> "Policy":
+        """Validate parsed YAML; every message names the path of the bad value."""
+        def fail(path: str, what: str):
+            raise InputError(f"{source}: {path}: {what}", "fix the policy file; see README 'Policy'")
+
+        if not isinstance(data, Mapping):
+            fail("(top)", f"expected a mapping with 'channels', got {type(data).__name__}")
+        unknown = set(data) - {"channels"}
+        if unknown:
+            fail(sorted(unknown)[0], "unknown key (expected: channels)")
+        raw = data.get("channels")
+        if not isinstance(raw, Mapping) or not raw:
+            fail("channels", "expected a mapping of channel names to rules")
+        channels: Dict[str, ChannelPolicy] = {}
+        for name, rules in raw.items():
+            path = f"channels.{name}"
+            if not isinstance(name, str):
+                fail(path, "channel names are strings")
+            try:
+                check_name("channel", name)
+            except InputError as exc:
+                fail(path, exc.message)
+            rules = rules or {}
+            if not isinstance(rules, Mapping):
+                fail(path, f"expected a mapping of rules, got {type(rules).__name__}")
+            for key in rules:
+                if key not in _CHANNEL_KEYS:
+                    fail(f"{path}.{key}", f"unknown key (expected one of: {', '.join(sorted(_CHANNEL_KEYS))})")
+
+            def names(key: str) -> Tuple[str, ...]:
+                value = rules.get(key, [])
+                if isinstance(value, str):
+                    value = [value]
+                if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                    fail(f"{path}.{key}", f"expected a list of names, got {value!r}")
+                return tuple(value)
+
+            after = rules.get("after")
+            if after is not None and not isinstance(after, str):
+                fail(f"{path}.after", f"expected a channel name, got {after!r}")
+            min_age = None
+            if rules.get("min_age") is not None:
+                try:
+                    min_age = parse_duration(rules["min_age"])
+                except ValueError:
+                    fail(f"{path}.min_age", f"expected a duration like 2h, got {rules['min_age']!r}")
+            channels[name] = ChannelPolicy(
+                name=name, require=names("require"), block_on=names("block_on"), after=after,
+                min_age=min_age, branches=names("branches") if "branches" in rules else None)
+        for ch in channels.values():
+            if ch.after is not None and ch.after not in channels:
+                fail(f"channels.{ch.name}.after", f"names channel {ch.after!r}, which is not defined")
+        return cls(channels, source)
+
+
+def evaluate(policy: Policy, channel: str, state: ImageState, now: datetime,
+             built_at: Optional[datetime] = None) -> Decision:
+    """May this image enter `channel`? Every unmet rule gives one reason."""
+    rules = policy.channel(channel)
+    reasons: List[str] = []
+    if state.rejected:
+        why = f" by {state.verdict.by}" if state.verdict.by else ""
+        reasons.append(f"rejected{why} at {state.verdict.created}")
+    for suite in rules.require:
+        result = state.result(suite)
+        if result is None:
+            reasons.append(f"required suite {suite!r} has no result")
+        elif result != "passed":
+            reasons.append(f"required suite {suite!r} {result}")
+    for suite in rules.block_on:
+        if state.result(suite) == "failed" and suite not in rules.require:
+            reasons.append(f"blocking suite {suite!r} failed")
+    if rules.after and rules.after not in state.promotions:
+        reasons.append(f"not promoted to {rules.after!r} first")
+    if rules.min_age is not None:
+        if built_at is None:
+            reasons.append(f"age unknown (no provenance record), min_age is {_format_age(rules.min_age)}")
+        elif now - built_at < rules.min_age:
+            reasons.append(f"only {_format_age(now - built_at)} old, min_age is {_format_age(rules.min_age)}")
+    if rules.branches is not None:
+        branch = state.provenance.branch if state.provenance else None
+        if branch is None:
+            reasons.append(f"branch unknown (no provenance record), allowed: {', '.join(rules.branches)}")
+        elif _short_branch(branch) not in {_short_branch(b) for b in rules.branches}:
+            reasons.append(f"built from branch {branch!r}, allowed: {', '.join(rules.branches)}")
+    return Decision(not reasons, reasons)
+
+
+def _short_branch(branch: str) -> str:
+    """Jenkins says origin/master or refs/heads/master where people write master."""
+    for prefix in ("refs/heads/", "origin/", "refs/remotes/origin/"):
+        if branch.startswith(prefix):
+            return branch[len(prefix):]
+    return branch
+
+
+def _format_age(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes}m"
+    hours = minutes // 60
+    return f"{hours}h" if hours < 48 else f"{hours // 24}d"

@@ -1,0 +1,187 @@
+"""Records: what happened to an image, as OCI artifacts whose `subject` is the image.
+
+One record per event, append-only. The payload is an in-toto Statement v1; the manifest's
+annotations summarise it so one referrers listing answers "what state is this image in".
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from ..errors import InputError
+from . import mediatype as mt
+from .descriptor import Descriptor, Manifest, canonical_json, sha256
+
+PROVENANCE, TEST, PROMOTION, REJECTION, RESTORATION, DEPLOYMENT = (
+    "provenance", "test", "promotion", "rejection", "restoration", "deployment")
+KINDS = (PROVENANCE, TEST, PROMOTION, REJECTION, RESTORATION, DEPLOYMENT)
+RESULTS = ("passed", "failed", "warned")
+PREDICATE_TYPES = {
+    PROVENANCE: mt.PRED_SLSA_PROVENANCE,
+    TEST: mt.PRED_TEST_RESULT,
+    PROMOTION: mt.PRED_PROMOTION,
+    REJECTION: mt.PRED_REJECTION,
+    RESTORATION: mt.PRED_RESTORATION,
+    DEPLOYMENT: mt.PRED_DEPLOYMENT,
+}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
+MAX_TEXT = 4000
+
+
+def format_time(when: datetime) -> str:
+    """RFC 3339 UTC with milliseconds, so records made in the same second still order."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{when.astimezone(timezone.utc).microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> Optional[datetime]:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def check_name(what: str, value: str) -> str:
+    """Suite, channel and target names go into annotations and tags: keep them plain."""
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise InputError(f"invalid {what} {value!r}",
+                         f"a {what} name is 1-100 letters, digits and _ . : / - starting with a letter or digit")
+    return value
+
+
+def check_text(what: str, value: Optional[str]) -> Optional[str]:
+    """Free text (reasons, URLs) is stored as data; only its length is limited."""
+    if value is not None and len(value) > MAX_TEXT:
+        raise InputError(f"{what} is {len(value)} characters long", f"keep it under {MAX_TEXT} characters")
+    return value
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record as seen in a referrers listing: its digest and summary annotations."""
+
+    digest: str
+    kind: str
+    created: str
+    by: Optional[str] = None
+    suite: Optional[str] = None
+    result: Optional[str] = None
+    channel: Optional[str] = None
+    target: Optional[str] = None
+    branch: Optional[str] = None
+    previous: Optional[str] = None
+
+    @property
+    def order(self) -> Tuple[str, str]:
+        """Newest is largest: by created time, ties broken by digest."""
+        created = parse_time(self.created)
+        return (format_time(created) if created else "", self.digest)
+
+    @classmethod
+    def from_descriptor(cls, desc: Descriptor) -> Optional["Record"]:
+        """None for referrers that are not shipmark records (signatures, SBOMs)."""
+        a = desc.annotations or {}
+        if desc.artifact_type != mt.RECORD_ARTIFACT or a.get(mt.A_KIND) not in KINDS:
+            return None
+        return cls(digest=desc.digest, kind=a[mt.A_KIND], created=a.get(mt.A_CREATED, ""),
+                   by=a.get(mt.A_BY), suite=a.get(mt.A_SUITE), result=a.get(mt.A_RESULT),
+                   channel=a.get(mt.A_CHANNEL), target=a.get(mt.A_TARGET), branch=a.get(mt.A_BRANCH),
+                   previous=a.get(mt.A_PREVIOUS))
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    manifest: Manifest
+    blobs: Dict[str, bytes]
+    statement: dict
+
+    @property
+    def descriptor(self) -> Descriptor:
+        return self.manifest.descriptor()
+
+
+def build(kind: str, subject: Descriptor, subject_name: str, predicate: Mapping, created: datetime,
+          by: Optional[str], suite: Optional[str] = None, result: Optional[str] = None,
+          channel: Optional[str] = None, target: Optional[str] = None,
+          branch: Optional[str] = None, previous: Optional[str] = None) -> NewRecord:
+    """The record manifest and its blobs, ready to attach to `subject`."""
+    if kind not in KINDS:
+        raise InputError(f"unknown record kind {kind!r}", f"use one of: {', '.join(KINDS)}")
+    if result is not None and result not in RESULTS:
+        raise InputError(f"invalid result {result!r}", f"use one of: {', '.join(RESULTS)}")
+    statement = {
+        "_type": mt.STATEMENT_V1,
+        "subject": [{"name": subject_name, "digest": {"sha256": subject.digest.split(":", 1)[1]}}],
+        "predicateType": PREDICATE_TYPES[kind],
+        "predicate": dict(predicate),
+    }
+    payload = canonical_json(statement)
+    annotations = {mt.A_CREATED: format_time(created), mt.A_KIND: kind}
+    for key, value in ((mt.A_BY, by), (mt.A_SUITE, suite), (mt.A_RESULT, result),
+                       (mt.A_CHANNEL, channel), (mt.A_TARGET, target), (mt.A_BRANCH, branch),
+                       (mt.A_PREVIOUS, previous)):
+        if value:
+            annotations[key] = value
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "artifactType": mt.RECORD_ARTIFACT,
+        "config": {"mediaType": mt.OCI_EMPTY, "digest": mt.EMPTY_DIGEST, "size": len(mt.EMPTY_JSON)},
+        "layers": [{"mediaType": mt.IN_TOTO, "digest": sha256(payload), "size": len(payload)}],
+        "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
+        "annotations": annotations,
+    }
+    return NewRecord(Manifest(mt.OCI_MANIFEST, canonical_json(manifest)),
+                     {mt.EMPTY_DIGEST: mt.EMPTY_JSON, sha256(payload): payload}, statement)
+
+
+def test_predicate(suite: str, result: str, url: Optional[str], passed: List[str], failed: List[str],
+                   warned: List[str], configuration: Optional[str]) -> dict:
+    """in-toto test-result v0.1."""
+    pred = {
+        "result": result.upper(),
+        "configuration": [{"name": configuration or suite}],
+        "passedTests": passed,
+        "warnedTests": warned,
+        "failedTests": failed,
+    }
+    if url:
+        pred["url"] = url
+    return pred
+
+
+def provenance_predicate(git_url: Optional[str], git_commit: Optional[str], git_branch: Optional[str],
+                         build_url: Optional[str], job: Optional[str], build_number: Optional[str],
+                         builder: Optional[str], base_image: Optional[str], materials: List[Tuple[str, str]],
+                         started: datetime) -> dict:
+    """SLSA provenance v1 for a Jenkins build."""
+    deps = []
+    if git_url or git_commit:
+        dep = {"uri": f"git+{git_url}" if git_url else "git"}
+        if git_commit:
+            dep["digest"] = {"gitCommit": git_commit}
+        deps.append(dep)
+    if base_image:
+        deps.append({"uri": base_image, "annotations": {"role": "base-image"}})
+    for uri, digest in materials:
+        algo, _, hexpart = digest.partition(":")
+        deps.append({"uri": uri, "digest": {algo: hexpart}})
+    external = {k: v for k, v in (("repository", git_url), ("ref", git_branch), ("revision", git_commit)) if v}
+    internal = {k: v for k, v in (("job", job), ("buildNumber", build_number)) if v}
+    return {
+        "buildDefinition": {
+            "buildType": "https://shipmark.dev/jenkins-build/v1",
+            "externalParameters": external,
+            "internalParameters": internal,
+            "resolvedDependencies": deps,
+        },
+        "runDetails": {
+            "builder": {"id": builder or build_url or "unknown"},
+            "metadata": {k: v for k, v in (("invocationId", build_url),
+                                           ("startedOn", format_time(started))) if v},
+        },
+    }

@@ -1,0 +1,66 @@
+"""An image's current state: a fold of its records.
+
+A suite's result is its newest test record (by created, ties by digest). The image is rejected
+when the newest of its rejection/restoration records is a rejection.
+"""
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional
+
+from .record import DEPLOYMENT, PROMOTION, PROVENANCE, REJECTION, RESTORATION, TEST, Record
+
+
+@dataclass
+class ImageState:
+    timeline: List[Record] = field(default_factory=list)        # oldest first
+    suites: Dict[str, Record] = field(default_factory=dict)     # suite -> newest test record
+    promotions: Dict[str, Record] = field(default_factory=dict)  # channel -> newest promotion
+    deployments: Dict[str, Record] = field(default_factory=dict)  # target -> newest deployment
+    provenance: Optional[Record] = None
+    verdict: Optional[Record] = None                            # newest rejection/restoration
+
+    @property
+    def rejected(self) -> bool:
+        return self.verdict is not None and self.verdict.kind == REJECTION
+
+    def result(self, suite: str) -> Optional[str]:
+        rec = self.suites.get(suite)
+        return rec.result if rec else None
+
+    def to_json(self) -> dict:
+        return {
+            "rejected": self.rejected,
+            "suites": {s: r.result for s, r in sorted(self.suites.items())},
+            "promoted_to": sorted(self.promotions),
+            "deployments": {t: r.result for t, r in sorted(self.deployments.items())},
+            "built_from": self.provenance.branch if self.provenance else None,
+        }
+
+
+def fold(records: Iterable[Record]) -> ImageState:
+    state = ImageState(timeline=sorted(records, key=lambda r: r.order))
+    for rec in state.timeline:   # oldest first: later records overwrite earlier ones
+        if rec.kind == TEST and rec.suite:
+            state.suites[rec.suite] = rec
+        elif rec.kind == PROMOTION and rec.channel:
+            state.promotions[rec.channel] = rec
+        elif rec.kind == DEPLOYMENT and rec.target:
+            state.deployments[rec.target] = rec
+        elif rec.kind == PROVENANCE:
+            state.provenance = rec
+        elif rec.kind in (REJECTION, RESTORATION):
+            state.verdict = rec
+    return state
+
+
+def summary(state: ImageState) -> str:
+    """One short phrase for listings: rejected / failed: x / passed: a, b / untested."""
+    if state.rejected:
+        return "rejected"
+    failed = sorted(s for s, r in state.suites.items() if r.result == "failed")
+    if failed:
+        return "failed: " + ", ".join(failed)
+    passed = sorted(s for s, r in state.suites.items() if r.result in ("passed", "warned"))
+    if passed:
+        return "passed: " + ", ".join(passed)
+    return "untested"

@@ -1,0 +1,62 @@
+"""Writing records: provenance, test results, rejection and restoration."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import List, Optional, Sequence, Tuple
+
+from ..core import record as rec
+from ..core.record import Record
+from ..core.ref import Ref
+from ..stores.base import Store
+from .images import Image, attach, load
+
+
+@dataclass
+class Annotated:
+    image: Image
+    record: Record
+    statement: dict
+    counts: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {"image": self.image.pinned, "digest": self.image.digest, "record": self.record.to_json()}
+        if self.counts:
+            out["counts"] = self.counts
+        return out
+
+
+def _write(store: Store, ref: Ref, kind: str, predicate: dict, now: datetime, by: Optional[str],
+           **summary) -> Annotated:
+    image = load(store, ref)
+    new = rec.build(kind, image.descriptor, image.repo.name, predicate, now, by, **summary)
+    return Annotated(image, attach(store, image, new), new.statement)
+
+
+def provenance(*, store: Store, ref: Ref, now: datetime, by: Optional[str], git_url: Optional[str] = None,
+               git_commit: Optional[str] = None, git_branch: Optional[str] = None,
+               build_url: Optional[str] = None, job: Optional[str] = None,
+               build_number: Optional[str] = None, builder: Optional[str] = None,
+               base_image: Optional[str] = None, materials: Sequence[Tuple[str, str]] = ()) -> Annotated:
+    predicate = rec.provenance_predicate(git_url, git_commit, git_branch, build_url, job, build_number,
+                                         builder, base_image, list(materials), now)
+    return _write(store, ref, rec.PROVENANCE, predicate, now, by, branch=git_branch)
+
+
+def mark(*, store: Store, ref: Ref, now: datetime, by: Optional[str], suite: str, result: str,
+         url: Optional[str] = None, configuration: Optional[str] = None, passed: List[str] = (),
+         failed: List[str] = (), warned: List[str] = (), counts: Optional[dict] = None) -> Annotated:
+    rec.check_name("suite", suite)
+    rec.check_text("url", url)
+    predicate = rec.test_predicate(suite, result, url, list(passed), list(failed), list(warned), configuration)
+    if counts:
+        predicate["counts"] = counts
+    out = _write(store, ref, rec.TEST, predicate, now, by, suite=suite, result=result)
+    out.counts = dict(counts or {})
+    return out
+
+
+def verdict(*, store: Store, ref: Ref, now: datetime, by: Optional[str], reject: bool, reason: str) -> Annotated:
+    """Rejection (never eligible again) or restoration (undoes a rejection)."""
+    rec.check_text("reason", reason)
+    kind = rec.REJECTION if reject else rec.RESTORATION
+    return _write(store, ref, kind, {"reason": reason, "by": by}, now, by)

@@ -1,0 +1,47 @@
+"""Copying an image and its records to another repository without moving layers through
+the client where the registry can mount them."""
+
+from typing import Optional
+
+from ..core import mediatype as mt
+from ..core.descriptor import Manifest
+from ..core.ref import Ref
+from ..stores import referrers
+from ..stores.base import Store
+from .images import Image, records_of
+
+
+def copy_manifest_tree(src_store: Store, src: Ref, dst_store: Store, dst: Ref, manifest: Manifest) -> None:
+    """Blobs first (mounted), children of an index next, the manifest last, by digest."""
+    data = manifest.data
+    if manifest.media_type in mt.INDEX_TYPES:
+        for child in data.get("manifests") or []:
+            child_manifest = src_store.get_manifest(src.with_digest(child["digest"]))
+            copy_manifest_tree(src_store, src, dst_store, dst, child_manifest)
+    else:
+        for blob in [data.get("config")] + list(data.get("layers") or []):
+            if blob and not dst_store.blob_exists(dst, blob["digest"]):
+                if dst_store is src_store:
+                    dst_store.copy_blob(src, dst, blob["digest"])
+                else:
+                    dst_store.put_blob(dst, src_store.get_blob(src, blob["digest"]), blob["digest"])
+    dst_store.put_manifest(dst.with_digest(manifest.digest), manifest)
+
+
+def copy_image(src_store: Store, image: Image, dst_store: Store, dst_repo: Ref,
+               tag: Optional[str] = None) -> Image:
+    """Copy the image byte for byte (same digest) and every record along with it."""
+    manifest = src_store.get_manifest(image.repo.with_digest(image.digest))
+    copy_manifest_tree(src_store, image.repo, dst_store, dst_repo, manifest)
+    if tag:
+        dst_store.put_manifest(dst_repo.with_tag(tag), manifest)
+    existing = {r.digest for r in records_of(dst_store, dst_repo, image.digest)}
+    for record in image.records:
+        if record.digest in existing:
+            continue
+        rec_manifest = src_store.get_manifest(image.repo.with_digest(record.digest))
+        blobs = {layer["digest"]: src_store.get_blob(image.repo, layer["digest"])
+                 for layer in rec_manifest.data.get("layers") or []}
+        blobs[mt.EMPTY_DIGEST] = mt.EMPTY_JSON
+        referrers.attach(dst_store, dst_repo, image.descriptor, rec_manifest, blobs)
+    return Image(dst_repo, image.descriptor, list(image.records), [tag] if tag else [])

@@ -1,0 +1,159 @@
+"""The whole story on fresh OCI layouts: three services, a dozen builds each, some failing
+acceptance, one rejected after it reached stable. Time is simulated, so min_age applies."""
+
+import gzip
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Dict, List
+
+from ..core import mediatype as mt
+from ..core import version
+from ..core.descriptor import Manifest, canonical_json, sha256
+from ..core.policy import Policy
+from ..core.ref import parse_repo
+from ..errors import PolicyError
+from ..stores.ocidir import OciDirStore
+from . import annotate, channel
+
+POLICY = {"channels": {
+    "testing": {"require": ["unit"]},
+    "stable": {"require": ["acceptance"], "after": "testing", "min_age": "2h", "branches": ["master"]},
+}}
+POLICY_YAML = """\
+# shipmark demo policy
+channels:
+  testing: {require: [unit]}
+  stable:  {require: [acceptance], after: testing, min_age: 2h, branches: [master]}
+"""
+
+# service -> builds as (version, branch, unit, acceptance); None = suite not run
+SERVICES = {
+    "api": [("1.3.0", "master", "passed", "passed"), ("1.3.1", "master", "passed", "failed"),
+            ("1.3.1", "master", "passed", "passed"), ("1.4.0", "master", "failed", None),
+            ("1.4.0", "master", "passed", "passed"), ("1.4.1", "feature/x", "passed", "passed"),
+            ("1.4.1", "master", "passed", "failed"), ("1.4.2", "master", "passed", "passed"),
+            ("1.4.3", "master", "passed", "failed"), ("1.5.0", "master", "passed", "passed"),
+            ("1.5.1", "master", "passed", "failed"), ("1.5.2", "master", "passed", None)],
+    "web": [("2.0.0", "master", "passed", "passed"), ("2.0.1", "master", "passed", "passed"),
+            ("2.1.0", "master", "passed", "failed"), ("2.1.0", "master", "passed", "passed"),
+            ("2.1.1", "master", "failed", None), ("2.1.1", "master", "passed", "passed"),
+            ("2.2.0", "master", "passed", "passed"), ("2.2.1", "master", "passed", "failed"),
+            ("2.2.1", "master", "passed", "passed"), ("2.3.0", "master", "passed", "failed"),
+            ("2.3.0", "release/2.3", "passed", "passed"), ("2.3.1", "master", "passed", "failed")],
+    "worker": [("0.9.0", "master", "passed", "passed"), ("0.9.1", "master", "passed", "passed"),
+               ("0.9.2", "master", "passed", "failed"), ("0.10.0", "master", "passed", "passed"),
+               ("0.10.1", "master", "passed", "failed"), ("0.10.1", "master", "passed", "passed"),
+               ("0.10.2", "master", "failed", None), ("0.11.0", "master", "passed", "passed"),
+               ("0.11.1", "master", "passed", "passed"), ("0.11.2", "master", "passed", "failed"),
+               ("0.11.3", "master", "passed", "passed"), ("0.12.0", "master", "passed", "failed")],
+}
+REJECTED = ("api", 9, "p95 latency doubled in production")   # service, build index, reason
+ACTOR = "https://jenkins.example.com/job/{service}/{build}/"
+
+
+@dataclass
+class ServiceStory:
+    name: str
+    repo: str
+    stable: str = ""
+    stable_tag: str = ""
+    filtered: List[dict] = field(default_factory=list)
+    history: List[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "repo": self.repo, "stable": self.stable, "stable_tag": self.stable_tag,
+                "filtered": self.filtered, "history": self.history}
+
+
+@dataclass
+class Demo:
+    directory: str
+    policy_file: str
+    services: List[ServiceStory]
+
+    def to_json(self) -> dict:
+        return {"directory": self.directory, "policy": self.policy_file,
+                "services": [s.to_json() for s in self.services]}
+
+
+def _fake_image(service: str, tag: str, created: datetime, branch: str, sha: str) -> Dict[str, bytes]:
+    """A tiny but real image: one gzip tar layer holding a version file, an OCI config with labels."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        body = f"{service} {tag}\n".encode()
+        info = tarfile.TarInfo(f"app/{service}.version")
+        info.size, info.mtime = len(body), 0
+        tar.addfile(info, io.BytesIO(body))
+    layer = gzip.compress(buf.getvalue(), mtime=0)
+    diff_id = sha256(buf.getvalue())
+    labels = version.labels(tag.split("-b")[0], created, sha, f"https://git.example.com/{service}")
+    config = canonical_json({"architecture": "amd64", "os": "linux", "created": labels[mt.L_CREATED],
+                             "config": {"Labels": labels, "Cmd": [f"/app/{service}"]},
+                             "rootfs": {"type": "layers", "diff_ids": [diff_id]}})
+    manifest = canonical_json({"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
+                               "config": {"mediaType": mt.OCI_CONFIG, "digest": sha256(config), "size": len(config)},
+                               "layers": [{"mediaType": mt.OCI_LAYER_GZIP, "digest": sha256(layer), "size": len(layer)}],
+                               "annotations": {mt.L_CREATED: labels[mt.L_CREATED]}})
+    return {"config": config, "layer": layer, "manifest": manifest}
+
+
+def run(directory: str, now: datetime) -> Demo:
+    os.makedirs(directory, exist_ok=True)
+    policy_file = os.path.join(directory, "shipmark.yaml")
+    with open(policy_file, "w", encoding="utf-8") as fh:
+        fh.write(POLICY_YAML)
+    policy = Policy.from_dict(POLICY, source=policy_file)
+    stories = []
+    for service, builds in SERVICES.items():
+        repo = parse_repo(f"ocidir://{os.path.join(directory, service)}")
+        store = OciDirStore(repo.registry)
+        start = now - timedelta(days=len(builds))
+        for n, (ver, branch, unit, acceptance) in enumerate(builds):
+            built = start + timedelta(days=n, hours=n % 5)
+            sha = sha256(f"{service}/{n}".encode())[7:14]   # stable across runs
+            tag = version.make_tag(ver, n + 1, built, sha)
+            blobs = _fake_image(service, tag, built, branch, sha)
+            store.put_blob(repo, blobs["config"])
+            store.put_blob(repo, blobs["layer"])
+            ref = repo.with_tag(tag)
+            store.put_manifest(ref, Manifest(mt.OCI_MANIFEST, blobs["manifest"]))
+            by = ACTOR.format(service=service, build=n + 1)
+            annotate.provenance(store=store, ref=ref, now=built, by=by, git_url=f"https://git.example.com/{service}",
+                                git_commit=sha, git_branch=branch, build_url=by, job=service,
+                                build_number=str(n + 1))
+            annotate.mark(store=store, ref=ref, now=built + timedelta(minutes=5), by=by, suite="unit", result=unit)
+            for chan, when in (("testing", timedelta(minutes=10)), ("stable", timedelta(hours=3))):
+                if chan == "stable":
+                    if acceptance is None:
+                        break
+                    annotate.mark(store=store, ref=ref, now=built + timedelta(hours=1), by=by,
+                                  suite="acceptance", result=acceptance, url=by + "testReport/")
+                try:
+                    channel.promote(store=store, ref=ref, channel=chan, policy=policy, now=built + when, by=by)
+                except PolicyError:
+                    break
+            if (service, n) == REJECTED[:2]:
+                annotate.verdict(store=store, ref=ref, now=built + timedelta(hours=6),
+                                 by="oncall@example.com", reject=True, reason=REJECTED[2])
+                try:
+                    channel.rollback(store=store, repo=repo, channel="stable", policy=policy,
+                                     now=built + timedelta(hours=6, minutes=5), by="oncall@example.com",
+                                     reason=REJECTED[2], reject_current=False)
+                except PolicyError:
+                    pass
+        stories.append(_tell(store, repo, policy, now, service))
+    return Demo(directory, policy_file, stories)
+
+
+def _tell(store, repo, policy, now, service) -> ServiceStory:
+    story = ServiceStory(service, repo.name)
+    picked = channel.pick(store=store, repo=repo, channel="stable", policy=policy, now=now)
+    story.stable, story.stable_tag = picked.image.pinned, picked.image.tags[0]
+    story.filtered = picked.skipped
+    past = channel.history(store=store, repo=repo, channel="stable")
+    story.history = [e.to_json() for e in past.entries]
+    return story

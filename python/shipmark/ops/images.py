@@ -1,0 +1,128 @@
+"""Reading images and their records from a store: the shared part of every use case."""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
+
+from ..core import version
+from ..core.descriptor import Descriptor
+from ..core.record import NewRecord, Record, parse_time
+from ..core.ref import Ref
+from ..core.state import ImageState, fold
+from ..errors import NotFoundError
+from ..stores import referrers
+from ..stores.base import Store
+
+SCAN_WORKERS = 16
+
+
+@dataclass
+class Image:
+    repo: Ref
+    descriptor: Descriptor
+    records: List[Record]
+    tags: List[str] = field(default_factory=list)   # version and channel tags pointing here
+
+    @property
+    def digest(self) -> str:
+        return self.descriptor.digest
+
+    @property
+    def pinned(self) -> str:
+        """`repo@sha256:...`: what deploy files and `pick` print."""
+        return f"{self.repo.name}@{self.digest}"
+
+    @property
+    def state(self) -> ImageState:
+        return fold(self.records)
+
+    @property
+    def built_at(self) -> Optional[datetime]:
+        prov = self.state.provenance
+        return parse_time(prov.created) if prov else None
+
+
+def records_of(store: Store, repo: Ref, digest: str, tags: Optional[List[str]] = None) -> List[Record]:
+    found = referrers.list_referrers(store, repo, digest, tags=tags)
+    return [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
+
+
+def load(store: Store, ref: Ref, tags: Optional[List[str]] = None) -> Image:
+    """One image by tag or digest, with its records."""
+    desc = store.head_manifest(ref)
+    return Image(ref.repo, desc, records_of(store, ref.repo, desc.digest, tags),
+                 [ref.tag] if ref.tag else [])
+
+
+def attach(store: Store, image: Image, new: NewRecord) -> Record:
+    referrers.attach(store, image.repo, image.descriptor, new.manifest, new.blobs)
+    rec = Record.from_descriptor(new.descriptor)
+    image.records.append(rec)
+    return rec
+
+
+class Scan:
+    """A repository's images, newest first, resolved lazily and concurrently.
+
+    The tag list is read once; tags are ordered by the version scheme without a request; each
+    batch of tags is resolved (HEAD + records) in a thread pool, and images are memoised by
+    digest, so a walk that stops early (pick) costs O(k) requests, not O(N).
+    """
+
+    def __init__(self, store: Store, repo: Ref, progress: Optional[Callable[[int, int], None]] = None):
+        self.store = store
+        self.repo = repo
+        self.progress = progress
+        self.all_tags = store.list_tags(repo)
+        visible = [t for t in self.all_tags if not referrers.is_internal_tag(t)]
+        self.version_tags = version.sort_newest_first(visible)
+        self.other_tags = sorted(set(visible) - set(self.version_tags))
+        self._by_digest: Dict[str, Image] = {}
+
+    def _resolve(self, tag: str) -> Optional[Descriptor]:
+        try:
+            return self.store.head_manifest(self.repo.with_tag(tag))
+        except NotFoundError:
+            return None   # deleted between listing and reading
+
+    def _records(self, desc: Descriptor) -> List[Record]:
+        return records_of(self.store, self.repo, desc.digest, self.all_tags)
+
+    def images(self, batch: int = SCAN_WORKERS) -> Iterator[Image]:
+        """Distinct images in version order, newest first."""
+        tags = self.version_tags
+        done = start = 0
+        with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
+            while start < len(tags):
+                chunk = tags[start:start + batch]
+                start += len(chunk)
+                descs = list(pool.map(self._resolve, chunk))
+                fresh = {d.digest: d for d in descs if d and d.digest not in self._by_digest}
+                for desc, recs in zip(fresh.values(), pool.map(self._records, fresh.values())):
+                    self._by_digest[desc.digest] = Image(self.repo, desc, recs)
+                for tag, desc in zip(chunk, descs):
+                    done += 1
+                    if desc is None:
+                        continue
+                    image = self._by_digest[desc.digest]
+                    first = not image.tags
+                    image.tags.append(tag)
+                    if first:
+                        yield image
+                if self.progress:
+                    self.progress(done, len(tags))
+                # Rounds grow so that a long walk is not held back by small ones.
+                batch = min(batch * 2, 256)
+
+    def channel_digest(self, channel: str) -> Optional[str]:
+        """Where the channel tag points now, or None."""
+        if channel not in self.other_tags and channel not in self.version_tags:
+            return None
+        desc = self._resolve(channel)
+        return desc.digest if desc else None
+
+
+def newest_first(records: Iterable[Record]) -> List[Record]:
+    return sorted(records, key=lambda r: r.order, reverse=True)
+

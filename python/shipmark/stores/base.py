@@ -1,0 +1,45 @@
+"""The Store protocol: what every store (registry, OCI layout) can do.
+
+Optional abilities get their own small protocol (as regclient's scheme.Closer does):
+`ReferrersAPI` is only implemented by stores that may have a native referrers endpoint.
+"""
+
+from typing import List, Optional, Protocol, runtime_checkable
+
+from ..core.descriptor import Descriptor, Manifest
+from ..core.ref import Ref
+
+
+@runtime_checkable
+class Store(Protocol):
+    def get_manifest(self, ref: Ref) -> Manifest:
+        """By tag or digest. NotFoundError when absent. Byte-exact."""
+
+    def head_manifest(self, ref: Ref) -> Descriptor:
+        """Descriptor (media type, digest, size) without the body. NotFoundError when absent."""
+
+    def put_manifest(self, ref: Ref, manifest: Manifest) -> str:
+        """Store under ref.tag, or by digest when ref has no tag. Returns the digest."""
+
+    def list_tags(self, repo: Ref) -> List[str]:
+        """Every tag of the repository, internal ones included, all pages followed."""
+
+    def blob_exists(self, repo: Ref, digest: str) -> bool: ...
+
+    def get_blob(self, repo: Ref, digest: str) -> bytes: ...
+
+    def put_blob(self, repo: Ref, data: bytes, digest: Optional[str] = None) -> str:
+        """Upload unless present; returns the digest."""
+
+    def copy_blob(self, src: Ref, dst: Ref, digest: str) -> None:
+        """Make the blob available in dst: mount across repositories where possible, never stream
+        layers through the client when the store can link them."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReferrersAPI(Protocol):
+    def referrers(self, repo: Ref, subject_digest: str) -> Optional[List[Descriptor]]:
+        """The native referrers listing, or None when the store has no referrers API
+        (the caller then falls back to the referrers tag schema)."""

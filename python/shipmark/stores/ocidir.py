@@ -1,0 +1,157 @@
+"""An OCI image layout directory as a store (`ocidir://PATH`): one layout, one repository.
+
+Tags live in index.json (annotation org.opencontainers.image.ref.name). Writers take an
+exclusive lock on index.json.lock for the read-modify-write and replace files atomically, so
+concurrent processes lose no tag and readers never see half a file. No referrers API: records
+use the referrers tag schema, exactly as on Docker Registry 2.x.
+"""
+
+import fcntl
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from typing import List, Optional
+
+from ..core import mediatype as mt
+from ..core.descriptor import Descriptor, Manifest, canonical_json, sha256
+from ..core.ref import Ref
+from ..errors import InputError, NotFoundError
+
+
+class OciDirStore:
+    def __init__(self, path: str, create: bool = True):
+        self.path = path
+        if not os.path.isdir(path) or not os.path.exists(self._file("index.json")):
+            if not create:
+                raise NotFoundError(f"no OCI layout at {path}", "check the ocidir:// path")
+            self._init_layout()
+
+    def _file(self, *parts: str) -> str:
+        return os.path.join(self.path, *parts)
+
+    def _blob_path(self, digest: str) -> str:
+        algo, _, hexpart = digest.partition(":")
+        if algo != "sha256" or len(hexpart) != 64:
+            raise InputError(f"invalid digest {digest!r}")
+        return self._file("blobs", algo, hexpart)
+
+    def _init_layout(self) -> None:
+        try:
+            os.makedirs(self._file("blobs", "sha256"), exist_ok=True)
+            with self._locked():
+                if not os.path.exists(self._file("oci-layout")):
+                    _write_atomic(self._file("oci-layout"), b'{"imageLayoutVersion":"1.0.0"}')
+                if not os.path.exists(self._file("index.json")):
+                    self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
+        except OSError as exc:
+            raise InputError(f"cannot create an OCI layout at {self.path}: {exc.strerror}",
+                             "choose a writable directory") from None
+
+    @contextmanager
+    def _locked(self):
+        with open(self._file("index.json.lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read_index(self) -> dict:
+        try:
+            with open(self._file("index.json"), "rb") as fh:
+                return json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{self.path}/index.json is unreadable: {exc}",
+                             "the directory is not a valid OCI layout") from None
+
+    def _write_index(self, index: dict) -> None:
+        _write_atomic(self._file("index.json"), canonical_json(index))
+
+    # -- blobs ---------------------------------------------------------------------------
+    def blob_exists(self, repo: Ref, digest: str) -> bool:
+        return os.path.exists(self._blob_path(digest))
+
+    def get_blob(self, repo: Ref, digest: str) -> bytes:
+        try:
+            with open(self._blob_path(digest), "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {digest} not found in {self.path}") from None
+
+    def put_blob(self, repo: Ref, data: bytes, digest: Optional[str] = None) -> str:
+        actual = sha256(data)
+        if digest and digest != actual:
+            raise InputError(f"blob digest mismatch: expected {digest}, got {actual}")
+        path = self._blob_path(actual)
+        if not os.path.exists(path):
+            _write_atomic(path, data)
+        return actual
+
+    def copy_blob(self, src: Ref, dst: Ref, digest: str) -> None:
+        if src.registry == dst.registry:
+            return
+        from . import open_store   # another layout directory: copy the file
+        data = open_store(src).get_blob(src, digest)
+        self.put_blob(dst, data, digest)
+
+    # -- manifests -----------------------------------------------------------------------
+    def _resolve(self, ref: Ref) -> Descriptor:
+        if ref.digest:
+            raw = self.get_blob(ref, ref.digest) if self.blob_exists(ref, ref.digest) else None
+            if raw is None:
+                raise NotFoundError(f"{ref} not found", "check the digest, or list the tags with `shipmark list`")
+            return Manifest(_media_type(raw), raw).descriptor()
+        for entry in self._read_index().get("manifests", []):
+            if (entry.get("annotations") or {}).get(mt.A_REF_NAME) == ref.tag:
+                return Descriptor.from_json(entry)
+        raise NotFoundError(f"{ref} not found", f"list the tags with `shipmark list {ref.name}`")
+
+    def head_manifest(self, ref: Ref) -> Descriptor:
+        desc = self._resolve(ref)
+        return Descriptor(desc.media_type, desc.digest, desc.size)
+
+    def get_manifest(self, ref: Ref) -> Manifest:
+        desc = self._resolve(ref)
+        raw = self.get_blob(ref, desc.digest)
+        return Manifest(desc.media_type or _media_type(raw), raw, desc.digest)
+
+    def put_manifest(self, ref: Ref, manifest: Manifest) -> str:
+        self.put_blob(ref, manifest.raw, manifest.digest)
+        if ref.tag:
+            entry = {"mediaType": manifest.media_type, "digest": manifest.digest, "size": len(manifest.raw),
+                     "annotations": {mt.A_REF_NAME: ref.tag}}
+            with self._locked():
+                index = self._read_index()
+                kept = [e for e in index.get("manifests", [])
+                        if (e.get("annotations") or {}).get(mt.A_REF_NAME) != ref.tag]
+                index["manifests"] = kept + [entry]
+                self._write_index(index)
+        return manifest.digest
+
+    def list_tags(self, repo: Ref) -> List[str]:
+        names = ((e.get("annotations") or {}).get(mt.A_REF_NAME) for e in self._read_index().get("manifests", []))
+        return sorted(n for n in names if n)
+
+    def close(self) -> None:
+        pass
+
+
+def _media_type(raw: bytes) -> str:
+    try:
+        return json.loads(raw).get("mediaType") or mt.OCI_MANIFEST
+    except ValueError:
+        raise InputError("stored manifest is not valid JSON") from None
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Write to a temp file beside the target, then rename: readers see all or nothing."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

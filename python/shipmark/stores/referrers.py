@@ -1,0 +1,121 @@
+"""Attaching records to an image and finding them again, on any Store.
+
+Where the store has the OCI referrers API, the registry keeps the listing. Otherwise the OCI
+referrers tag schema applies: an index under tag `sha256-<subject hex>`. On Docker Registry 2.x
+that index is a read-modify-write race (no conditional PUT), which loses records under
+concurrent writers, so every record also gets a tag of its own that nobody else writes:
+`sha256-<first 32 hex of subject>.<64 hex of record>`. Readers take the union of the index
+and these per-record tags; writers refresh the index best-effort for other OCI clients.
+"""
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Iterable, List, Optional
+
+from ..core import mediatype as mt
+from ..core.descriptor import Descriptor, Manifest, canonical_json
+from ..core.ref import Ref
+from ..errors import NotFoundError, RemoteError
+from .base import ReferrersAPI, Store
+
+_RECORD_TAG_RE = re.compile(r"^sha256-([a-f0-9]{32})\.([a-f0-9]{64})$")
+_INTERNAL_TAG_RE = re.compile(r"^sha256-[a-f0-9]{32}")
+
+
+def fallback_tag(subject_digest: str) -> str:
+    return subject_digest.replace(":", "-")
+
+
+def record_tag(subject_digest: str, record_digest: str) -> str:
+    """The per-record tag: 7 + 32 + 1 + 64 = 104 characters, under the 128 limit."""
+    return f"sha256-{subject_digest[7:39]}.{record_digest[7:]}"
+
+
+def is_internal_tag(tag: str) -> bool:
+    """Tags shipmark and the referrers tag schema use for bookkeeping; listings hide them."""
+    return bool(_INTERNAL_TAG_RE.match(tag))
+
+
+def records_by_subject(tags: Iterable[str]) -> Dict[str, List[str]]:
+    """Per-record tags grouped by the 32-hex subject prefix -> record digests."""
+    out: Dict[str, List[str]] = {}
+    for tag in tags:
+        m = _RECORD_TAG_RE.match(tag)
+        if m:
+            out.setdefault(m.group(1), []).append("sha256:" + m.group(2))
+    return out
+
+
+def native_api(store: Store) -> Optional[ReferrersAPI]:
+    return store if isinstance(store, ReferrersAPI) else None
+
+
+def attach(store: Store, repo: Ref, subject: Descriptor, manifest: Manifest,
+           blobs: Dict[str, bytes]) -> Descriptor:
+    """Push blobs and the record manifest (whose `subject` is `subject`), then make it
+    discoverable. Idempotent: a rerun with the same bytes converges."""
+    for digest, data in blobs.items():
+        if not store.blob_exists(repo, digest):
+            store.put_blob(repo, data, digest)
+    api = native_api(store)
+    if api is not None and api.referrers(repo, subject.digest) is not None:
+        store.put_manifest(repo.with_digest(manifest.digest), manifest)
+        return manifest.descriptor()
+    # Tag schema: the per-record tag is the source of truth, the shared index a courtesy.
+    store.put_manifest(repo.with_tag(record_tag(subject.digest, manifest.digest)), manifest)
+    refresh_index(store, repo, subject.digest)
+    return manifest.descriptor()
+
+
+def refresh_index(store: Store, repo: Ref, subject_digest: str,
+                  tags: Optional[List[str]] = None) -> None:
+    """Rewrite the `sha256-<hex>` index as the union of what it holds and every per-record tag.
+    Best-effort: a lost race is repaired by the next writer, and readers never depend on it."""
+    try:
+        found = list_referrers(store, repo, subject_digest, tags=tags, use_api=False)
+        index = {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_INDEX,
+            "manifests": [d.to_json() for d in found],
+        }
+        store.put_manifest(repo.with_tag(fallback_tag(subject_digest)),
+                           Manifest(mt.OCI_INDEX, canonical_json(index)))
+    except RemoteError:
+        pass
+
+
+def list_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[List[str]] = None,
+                   use_api: bool = True, workers: int = 8) -> List[Descriptor]:
+    """Every record attached to subject_digest. `tags` (the repository's tag list) may be passed
+    in by scans that list the repository once for many images."""
+    api = native_api(store) if use_api else None
+    if api is not None:
+        native = api.referrers(repo, subject_digest)
+        if native is not None:
+            return sorted(native, key=lambda d: d.digest)
+    found: Dict[str, Descriptor] = {}
+    if tags is None:
+        tags = store.list_tags(repo)
+    index_tag = fallback_tag(subject_digest)
+    if index_tag in tags:
+        try:
+            index = store.get_manifest(repo.with_tag(index_tag)).data
+            for entry in index.get("manifests") or []:
+                desc = Descriptor.from_json(entry)
+                found[desc.digest] = desc
+        except (NotFoundError, RemoteError):
+            pass  # being rewritten by another writer: the per-record tags below still hold
+    missing = [d for d in records_by_subject(tags).get(subject_digest[7:39], []) if d not in found]
+
+    def fetch(digest: str) -> Optional[Descriptor]:
+        manifest = store.get_manifest(repo.with_digest(digest))
+        if (manifest.data.get("subject") or {}).get("digest") != subject_digest:
+            return None  # a 128-bit prefix collision: another subject's record
+        return manifest.descriptor()
+
+    if missing:
+        with ThreadPoolExecutor(max_workers=min(workers, len(missing))) as pool:
+            for desc in pool.map(fetch, missing):
+                if desc is not None:
+                    found[desc.digest] = desc
+    return sorted(found.values(), key=lambda d: d.digest)
