@@ -1,0 +1,98 @@
+"""Where registry credentials come from: the environment, else Docker's config, else none.
+
+`creds_for(host)` is the callable the registry client's auth receives. Order:
+1. `SHIPMARK_REGISTRY_USERNAME` + `SHIPMARK_REGISTRY_PASSWORD` (both, or neither);
+2. `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`): `auths`, `credHelpers` and
+   `credsStore`, resolved by the docker SDK (`docker.auth`, imported only when needed);
+3. None: the registry is tried anonymously, and a refusal says which variables to set.
+The source of a credential is logged at INFO, never its value. There is no password flag.
+"""
+
+import logging
+import os
+from typing import Mapping, Optional, Tuple
+
+from ..errors import AuthError
+
+log = logging.getLogger("shipmark.credentials")
+
+USERNAME_VAR = "SHIPMARK_REGISTRY_USERNAME"
+PASSWORD_VAR = "SHIPMARK_REGISTRY_PASSWORD"
+
+# The Docker Hub API host and the name its credentials are stored under differ.
+_HUB_ALIASES = {"registry-1.docker.io": "docker.io", "index.docker.io": "docker.io"}
+
+
+def creds_for(host: str, environ: Optional[Mapping[str, str]] = None) -> Optional[Tuple[str, str]]:
+    env = os.environ if environ is None else environ
+    user = env.get(USERNAME_VAR) or ""
+    password = env.get(PASSWORD_VAR) or ""
+    if user and password:
+        log.info("credentials for %s from %s/%s", host, USERNAME_VAR, PASSWORD_VAR)
+        return user, password
+    if user or password:
+        missing = PASSWORD_VAR if user else USERNAME_VAR
+        present = USERNAME_VAR if user else PASSWORD_VAR
+        raise AuthError(f"{present} is set but {missing} is not",
+                        f"set both {USERNAME_VAR} and {PASSWORD_VAR}, or neither to use "
+                        "~/.docker/config.json")
+    return docker_config_creds(host, env)
+
+
+def docker_config_creds(host: str, environ: Optional[Mapping[str, str]] = None
+                        ) -> Optional[Tuple[str, str]]:
+    """Credentials for host from Docker's config.json and its credential helpers."""
+    env = os.environ if environ is None else environ
+    path = _config_path(env)
+    if path is None:
+        return None
+    try:
+        from docker import auth as docker_auth  # heavy: only when a registry asks for creds
+        from docker import errors as docker_errors
+    except ImportError:  # pragma: no cover - docker is a declared dependency
+        log.warning("the docker package is missing; %s is not read", path)
+        return None
+    name = _HUB_ALIASES.get(host, host)
+    try:
+        config = docker_auth.load_config(config_path=path)
+        found = docker_auth.resolve_authconfig(config, registry=name)
+    except docker_errors.DockerException as exc:
+        # A helper that fails (not installed, locked keychain): say which, never echo output.
+        raise AuthError(f"the Docker credential helper for {host} failed "
+                        f"({type(exc).__name__})",
+                        f"check the credHelpers/credsStore entry in {path}, or set "
+                        f"{USERNAME_VAR} and {PASSWORD_VAR}") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise AuthError(f"malformed Docker config {path}",
+                        f"fix or remove it, or set {USERNAME_VAR} and {PASSWORD_VAR}") from None
+    if not found:
+        return None
+    user = found.get("Username") or found.get("username")
+    password = found.get("Password") or found.get("password")
+    if not user or not password:
+        return None
+    log.info("credentials for %s from %s", host, _describe_source(config, name, path))
+    return user, password
+
+
+def _config_path(env: Mapping[str, str]) -> Optional[str]:
+    base = env.get("DOCKER_CONFIG")
+    if base:
+        path = os.path.join(base, "config.json")
+    else:
+        home = env.get("HOME") or os.path.expanduser("~")
+        path = os.path.join(home, ".docker", "config.json")
+    return path if os.path.isfile(path) else None
+
+
+def _describe_source(config, name: str, path: str) -> str:
+    try:
+        helpers = config.get("credHelpers") or {}
+        if name in helpers:
+            return f"credential helper docker-credential-{helpers[name]} ({path})"
+        store = config.get("credsStore")
+        if store:
+            return f"credential store docker-credential-{store} ({path})"
+    except AttributeError:
+        pass
+    return path

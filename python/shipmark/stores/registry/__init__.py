@@ -1,0 +1,5 @@
+"""The registry store: OCI distribution API over HTTP (transport, auth, client)."""
+
+from .client import RegistryStore
+
+__all__ = ["RegistryStore"]

@@ -1,0 +1,215 @@
+"""Registry authentication: Bearer tokens from the `WWW-Authenticate` challenge, Basic fallback.
+
+The client sends a request with whatever this module already holds for (host, scope); on a 401
+it hands the challenge here, which fetches a token from the realm (with the host's
+credentials, or anonymously when there are none) or switches the host to Basic, and the client
+sends the request once more. Tokens are cached per (host, scope) until shortly before they
+expire. Credentials come from a `creds_for(host) -> (user, password) | None` callable; this
+module never reads settings, and never puts a password or an Authorization header in a message.
+"""
+
+import base64
+import logging
+import re
+import threading
+import time
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+from ...errors import AuthError, RegistryError
+from .transport import sanitize_url
+
+log = logging.getLogger("shipmark.registry")
+
+Creds = Optional[Tuple[str, str]]
+CredsFn = Callable[[str], Creds]
+
+CREDS_HINT = ("set SHIPMARK_REGISTRY_USERNAME and SHIPMARK_REGISTRY_PASSWORD, "
+              "or run `docker login {host}`")
+
+_PARAM_RE = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+_EXPIRY_MARGIN = 10.0
+_DEFAULT_LIFETIME = 60.0
+
+
+def parse_challenge(header: str) -> Tuple[str, Dict[str, str]]:
+    """`Bearer realm="https://auth/token",service="reg",scope="repository:a:pull"` ->
+    ("bearer", {...}). Only the first challenge is read (registries send one)."""
+    header = (header or "").strip()
+    scheme, _, rest = header.partition(" ")
+    params = {}
+    for m in _PARAM_RE.finditer(rest):
+        value = m.group(2) if m.group(2) is not None else m.group(3)
+        params[m.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
+    return scheme.lower(), params
+
+
+def scope_for(repository: str, actions: str = "pull") -> str:
+    return f"repository:{repository}:{actions}"
+
+
+class Authenticator:
+    """Thread-safe: one per RegistryStore, shared by every worker thread."""
+
+    def __init__(self, session, creds_for: Optional[CredsFn] = None,
+                 verify_for: Optional[Callable[[str], object]] = None,
+                 timeout=(10.0, 60.0)):
+        self._session = session
+        self._creds_for = creds_for or (lambda host: None)
+        self._verify_for = verify_for or (lambda url: True)
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._schemes: Dict[str, Tuple[str, Dict[str, str]]] = {}   # host -> challenge
+        self._tokens: Dict[Tuple[str, str], Tuple[str, float]] = {}  # (host, scope) -> token
+        self._creds: Dict[str, Creds] = {}
+        self._fetching: Dict[Tuple[str, str], threading.Lock] = {}
+
+    # -- credentials -------------------------------------------------------------------------
+
+    def creds(self, host: str) -> Creds:
+        with self._lock:
+            if host in self._creds:
+                return self._creds[host]
+        found = self._creds_for(host)
+        with self._lock:
+            self._creds[host] = found
+        return found
+
+    def has_creds(self, host: str) -> bool:
+        return self.creds(host) is not None
+
+    # -- headers -----------------------------------------------------------------------------
+
+    def header(self, host: str, scopes: Iterable[str]) -> Optional[str]:
+        """The Authorization header to send, from what is known already (no network)."""
+        with self._lock:
+            challenge = self._schemes.get(host)
+        if challenge is None:
+            return None
+        scheme, _ = challenge
+        if scheme == "basic":
+            return self._basic_header(host)
+        if scheme == "bearer":
+            key = (host, _scope_key(scopes))
+            with self._lock:
+                cached = self._tokens.get(key)
+            if cached and cached[1] > time.monotonic():
+                return "Bearer " + cached[0]
+            return None
+        return None
+
+    def knows(self, host: str) -> bool:
+        with self._lock:
+            return host in self._schemes
+
+    def challenge(self, host: str, scopes: Iterable[str], www_authenticate: str,
+                  rejected: Optional[str] = None) -> Optional[str]:
+        """Handle a 401 (`rejected` is the Authorization header that was sent, if any):
+        remember the host's scheme, fetch a token if needed, and return the header for the
+        retry. None when there is nothing new to try."""
+        scheme, params = parse_challenge(www_authenticate)
+        with self._lock:
+            self._schemes[host] = (scheme, params)
+        if scheme == "basic":
+            return self._basic_header(host)
+        if scheme == "bearer":
+            scopes = list(scopes)
+            wanted = list(scopes)
+            extra = params.get("scope")
+            if extra:
+                wanted += [s for s in extra.split(" ") if s and s not in wanted]
+            return "Bearer " + self._token(host, scopes, wanted, params, rejected)
+        raise AuthError(f"registry {host} asks for {scheme or 'an unknown'} authentication, "
+                        "which shipmark does not support",
+                        "use a registry with token (Bearer) or Basic authentication")
+
+    def forget(self, host: str, scopes: Iterable[str]) -> None:
+        with self._lock:
+            self._tokens.pop((host, _scope_key(scopes)), None)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _basic_header(self, host: str) -> Optional[str]:
+        creds = self.creds(host)
+        if creds is None:
+            return None
+        user, password = creds
+        raw = f"{user}:{password}".encode("utf-8")
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def _token(self, host: str, scopes: List[str], wanted: List[str],
+               params: Dict[str, str], rejected: Optional[str] = None) -> str:
+        """A token for `wanted` (the request's scopes plus the challenge's), cached under the
+        request's scopes so the next request with the same scopes finds it."""
+        realm = params.get("realm")
+        if not realm:
+            raise AuthError(f"registry {host} sent a Bearer challenge without a realm",
+                            "check the registry's auth.token configuration")
+        key = (host, _scope_key(scopes))
+        with self._lock:
+            gate = self._fetching.setdefault(key, threading.Lock())
+        with gate:  # one token request per scope, however many threads hit the 401 together
+            with self._lock:
+                cached = self._tokens.get(key)
+            if (cached and cached[1] > time.monotonic()
+                    and "Bearer " + cached[0] != rejected):
+                return cached[0]  # another thread has just fetched it
+            token, lifetime = self._fetch_token(host, realm, params.get("service"), wanted)
+            with self._lock:
+                self._tokens[key] = (token, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))
+            return token
+
+    def _fetch_token(self, host: str, realm: str, service: Optional[str],
+                     scopes: List[str]) -> Tuple[str, float]:
+        import requests  # already imported by the client; local to keep this module light
+
+        query = [("scope", s) for s in scopes]
+        if service:
+            query.insert(0, ("service", service))
+        creds = self.creds(host)
+        auth = requests.auth.HTTPBasicAuth(*creds) if creds else None
+        safe_realm = sanitize_url(realm)
+        try:
+            resp = self._session.get(realm, params=query, auth=auth, timeout=self._timeout,
+                                     verify=self._verify_for(realm))
+        except requests.exceptions.RequestException as exc:
+            raise RegistryError(
+                f"cannot reach the token service {safe_realm} of registry {host}: "
+                f"{type(exc).__name__}",
+                "check that the token service named by the registry is reachable") from None
+        if resp.status_code in (401, 403):
+            raise auth_error(host, creds is not None)
+        if resp.status_code != 200:
+            raise RegistryError(f"token service {safe_realm} of registry {host} answered "
+                                f"HTTP {resp.status_code}",
+                                "check the registry's token service; retry later")
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        token = (body or {}).get("token") or (body or {}).get("access_token")
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"token service {safe_realm} of registry {host} gave no token",
+                                "check the registry's token service")
+        try:
+            lifetime = float(body.get("expires_in") or _DEFAULT_LIFETIME)
+        except (TypeError, ValueError):
+            lifetime = _DEFAULT_LIFETIME
+        log.debug("token for %s scope %s from %s (%s)", host, " ".join(scopes), safe_realm,
+                  "with credentials" if creds else "anonymous")
+        return token, lifetime
+
+
+def auth_error(host: str, had_creds: bool, what: str = "") -> AuthError:
+    target = f" for {what}" if what else ""
+    if had_creds:
+        message = f"registry {host} refused the credentials{target}"
+        hint = ("check the user name and password: " + CREDS_HINT.format(host=host)
+                + "; the user also needs pull/push rights on the repository")
+    else:
+        message = f"registry {host} requires credentials{target}"
+        hint = CREDS_HINT.format(host=host)
+    return AuthError(message, hint)
+
+
+def _scope_key(scopes: Iterable[str]) -> str:
+    return " ".join(sorted(set(scopes)))

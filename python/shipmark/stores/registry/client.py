@@ -1,0 +1,554 @@
+"""RegistryStore: the Store (and ReferrersAPI) over the OCI distribution API.
+
+- Scheme: plain HTTP only for loopback hosts (127.0.0.0/8, localhost, ::1) and hosts named in
+  `insecure_registries`; HTTPS with verification otherwise, against `ca_file` when given.
+- Manifests are byte-exact (`response.content`), fetched with the full Accept list (Registry 2.x
+  rewrites Docker v2 manifests to schema1 otherwise), checked against the digest asked for,
+  and kept in the content-addressed disk cache: a GET by digest that hits it sends nothing.
+- Tags: pages of `tag_page_size` (1000), following `Link: <...>; rel="next"`, or `last=` when a
+  registry fills a page without a Link.
+- Blobs: monolithic upload (POST, then PUT `?digest=`), skipped when HEAD finds the blob;
+  `copy_blob` mounts across repositories of one registry and streams only when it must.
+- Referrers: the native API is probed once per registry; only a 200 carrying an OCI index
+  counts. `None` means "no API here: use the tag schema" (see stores/referrers.py).
+- Errors: every requests/urllib3 exception and every unexpected status becomes a shipmark
+  error here (AuthError, NotFoundError, RegistryError) naming the host and the image; no
+  password, Authorization header or URL userinfo ever reaches a message.
+- Thread-safe: one instance serves a ThreadPoolExecutor (the session pools `pool_size`
+  connections per host; the auth and probe caches are locked).
+"""
+
+import ipaddress
+import json
+import logging
+import threading
+import time
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+import requests
+import urllib3
+
+from ...core import mediatype as mt
+from ...core.descriptor import Descriptor, Manifest, sha256
+from ...core.ref import REGISTRY, Ref
+from ...errors import AuthError, InputError, NotFoundError, RegistryError, ShipmarkError
+from ..cache import ManifestCache
+from .auth import Authenticator, CredsFn, auth_error, scope_for
+from .transport import DEFAULT_TIMEOUT, StreamBody, make_session, sanitize_url
+
+log = logging.getLogger("shipmark.registry")
+
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+NOT_FOUND_CODES = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN"}
+_CHUNK = 1 << 20
+_STATUS_HINT = ("check that the registry is healthy (its logs, disk space), then run the command "
+                "again; shipmark already retried what was safe to retry")
+
+
+def api_host(registry: str) -> str:
+    return DOCKER_HUB_API if registry == DOCKER_HUB else registry
+
+
+def host_only(registry: str) -> str:
+    """'127.0.0.1:5000' -> '127.0.0.1', '[::1]:5000' -> '::1', 'localhost' -> 'localhost'."""
+    if registry.startswith("["):
+        return registry[1:].split("]", 1)[0]
+    if registry.count(":") == 1:
+        return registry.split(":", 1)[0]
+    return registry
+
+
+def is_loopback(registry: str) -> bool:
+    host = host_only(registry).lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RegistryStore:
+    """Store + ReferrersAPI for any number of registries (the host comes from each Ref)."""
+
+    tag_page_size = 1000
+
+    def __init__(self, creds_for: Optional[CredsFn] = None,
+                 insecure_registries: Iterable[str] = (), ca_file: Optional[str] = None,
+                 cache: Optional[ManifestCache] = None, pool_size: int = 16,
+                 timeout=DEFAULT_TIMEOUT, retries=None):
+        self._session = make_session(pool_size=pool_size, retries=retries)
+        self._ca_file = ca_file or None
+        self._timeout = timeout
+        self._auth = Authenticator(self._session, creds_for, self._verify_for, timeout)
+        self._insecure = {h.strip().lower() for h in insecure_registries if h and h.strip()}
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._referrers_api: Dict[str, bool] = {}
+
+    # -- Store: manifests ---------------------------------------------------------------------
+
+    def get_manifest(self, ref: Ref) -> Manifest:
+        self._check_ref(ref)
+        if ref.digest and self._cache is not None:
+            hit = self._cache.get(ref.digest)
+            if hit is not None:
+                return Manifest(hit[0], hit[1], ref.digest)
+        what = f"manifest {ref}"
+        resp = self._request("GET", ref.registry, f"/v2/{ref.repository}/manifests/{ref.reference}",
+                             [scope_for(ref.repository)], what=what,
+                             headers={"Accept": mt.MANIFEST_ACCEPT})
+        self._expect(resp, (200,), "GET", what, ref.registry)
+        raw = resp.content
+        digest = sha256(raw)
+        if ref.digest and digest != ref.digest:
+            raise RegistryError(
+                f"registry {ref.registry} returned a manifest for {ref} whose digest is {digest}",
+                "the registry or a proxy in between altered the manifest; fetch it directly "
+                "from the registry, or report it to the registry's administrators")
+        media_type = _media_type(resp, raw)
+        if self._cache is not None:
+            self._cache.put(digest, media_type, raw)
+        return Manifest(media_type, raw, digest)
+
+    def head_manifest(self, ref: Ref) -> Descriptor:
+        self._check_ref(ref)
+        what = f"manifest {ref}"
+        resp = self._request("HEAD", ref.registry, f"/v2/{ref.repository}/manifests/{ref.reference}",
+                             [scope_for(ref.repository)], what=what,
+                             headers={"Accept": mt.MANIFEST_ACCEPT})
+        self._expect(resp, (200,), "HEAD", what, ref.registry)
+        digest = resp.headers.get("Docker-Content-Digest") or ref.digest
+        size = resp.headers.get("Content-Length")
+        media_type = _content_type(resp)
+        if not digest or not size or not size.isdigit() or media_type not in mt.MANIFEST_TYPES:
+            manifest = self.get_manifest(ref)  # a registry that leaves headers out: ask for all
+            return Descriptor(manifest.media_type, manifest.digest, len(manifest.raw))
+        if ref.digest and digest != ref.digest:
+            raise RegistryError(f"registry {ref.registry} answered for {ref} with digest {digest}",
+                                "the registry or a proxy in between is misbehaving")
+        return Descriptor(media_type, digest, int(size))
+
+    def put_manifest(self, ref: Ref, manifest: Manifest) -> str:
+        self._check_ref(ref, need_reference=False)
+        if ref.digest and ref.digest != manifest.digest:
+            raise InputError(f"manifest digest {manifest.digest} does not match {ref}",
+                             "push a manifest under the digest of its own bytes")
+        reference = ref.tag or manifest.digest
+        target = ref.repo.with_tag(ref.tag) if ref.tag else ref.repo.with_digest(manifest.digest)
+        what = f"manifest {target}"
+        resp = self._request("PUT", ref.registry, f"/v2/{ref.repository}/manifests/{reference}",
+                             [scope_for(ref.repository, "pull,push")], what=what,
+                             headers={"Content-Type": manifest.media_type}, data=manifest.raw)
+        self._expect(resp, (200, 201, 202), "PUT", what, ref.registry)
+        echoed = resp.headers.get("Docker-Content-Digest")
+        if echoed and echoed != manifest.digest:
+            raise RegistryError(
+                f"registry {ref.registry} stored {target} under digest {echoed}, "
+                f"not {manifest.digest}",
+                "the registry rewrote the manifest; it may not support this media type "
+                f"({manifest.media_type})")
+        if self._cache is not None:
+            self._cache.put(manifest.digest, manifest.media_type, manifest.raw)
+        return manifest.digest
+
+    # -- Store: tags --------------------------------------------------------------------------
+
+    def list_tags(self, repo: Ref) -> List[str]:
+        self._check_ref(repo, need_reference=False)
+        size = int(self.tag_page_size)
+        path = f"/v2/{repo.repository}/tags/list"
+        first = f"{self._base(repo.registry)}{path}"
+        url: Optional[str] = f"{first}?n={size}"
+        what = f"repository {repo.name}"
+        tags: List[str] = []
+        seen = set()
+        visited = set()
+        while url and url not in visited:
+            visited.add(url)
+            resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
+                                 what=what, url=url)
+            self._expect(resp, (200,), "GET", what, repo.registry)
+            try:
+                page = resp.json().get("tags") or []
+            except (ValueError, AttributeError):
+                raise RegistryError(f"registry {repo.registry} sent a malformed tag list for "
+                                    f"{repo.name}", _STATUS_HINT) from None
+            fresh = [t for t in page if isinstance(t, str) and t not in seen]
+            seen.update(fresh)
+            tags.extend(fresh)
+            nxt = (resp.links.get("next") or {}).get("url")
+            if nxt:
+                url = urljoin(url, nxt)
+            elif len(page) >= size and fresh:
+                # A full page but no Link (go-containerregistry's registry): ask past the last.
+                url = f"{first}?n={size}&last={quote(page[-1], safe='')}"
+            else:
+                url = None
+        return tags
+
+    # -- Store: blobs -------------------------------------------------------------------------
+
+    def blob_exists(self, repo: Ref, digest: str) -> bool:
+        self._check_ref(repo, need_reference=False)
+        what = f"blob {digest} in {repo.name}"
+        resp = self._request("HEAD", repo.registry, f"/v2/{repo.repository}/blobs/{digest}",
+                             [scope_for(repo.repository)], what=what)
+        if resp.status_code == 404:
+            return False
+        self._expect(resp, (200,), "HEAD", what, repo.registry)
+        return True
+
+    def get_blob(self, repo: Ref, digest: str) -> bytes:
+        self._check_ref(repo, need_reference=False)
+        what = f"blob {digest} in {repo.name}"
+        resp = self._request("GET", repo.registry, f"/v2/{repo.repository}/blobs/{digest}",
+                             [scope_for(repo.repository)], what=what)
+        self._expect(resp, (200,), "GET", what, repo.registry)
+        data = resp.content
+        if sha256(data) != digest:
+            raise RegistryError(f"registry {repo.registry} returned corrupt content for {what}",
+                                "retry; if it persists the registry's storage is damaged")
+        return data
+
+    def put_blob(self, repo: Ref, data: bytes, digest: Optional[str] = None) -> str:
+        self._check_ref(repo, need_reference=False)
+        actual = sha256(data)
+        if digest and digest != actual:
+            raise InputError(f"blob content has digest {actual}, not {digest}",
+                             "pass the digest of the bytes being uploaded")
+        if self.blob_exists(repo, actual):
+            return actual
+        scopes = [scope_for(repo.repository, "pull,push")]
+        location = self._start_upload(repo, scopes)
+        self._finish_upload(repo, scopes, location, actual, data)
+        return actual
+
+    def copy_blob(self, src: Ref, dst: Ref, digest: str) -> None:
+        self._check_ref(src, need_reference=False)
+        self._check_ref(dst, need_reference=False)
+        if self.blob_exists(dst, digest):
+            return
+        scopes = [scope_for(dst.repository, "pull,push")]
+        location = None
+        if src.registry == dst.registry and src.repository != dst.repository:
+            scopes.append(scope_for(src.repository))
+            what = f"blob {digest} mounted from {src.name} into {dst.name}"
+            resp = self._request(
+                "POST", dst.registry, f"/v2/{dst.repository}/blobs/uploads/", scopes, what=what,
+                params={"mount": digest, "from": src.repository}, data=b"")
+            if resp.status_code == 201:
+                log.debug("mounted %s from %s into %s", digest, src.name, dst.name)
+                return
+            self._expect(resp, (202,), "POST", what, dst.registry)
+            location = self._location(dst, resp)  # mount refused: upload into this session
+            log.debug("registry %s refused to mount %s; streaming it", dst.registry, digest)
+        self._stream_blob(src, dst, digest, scopes, location)
+
+    # -- ReferrersAPI -------------------------------------------------------------------------
+
+    def referrers(self, repo: Ref, subject_digest: str) -> Optional[List[Descriptor]]:
+        self._check_ref(repo, need_reference=False)
+        with self._lock:
+            known = self._referrers_api.get(repo.registry)
+        if known is False:
+            return None
+        path = f"/v2/{repo.repository}/referrers/{subject_digest}"
+        what = f"referrers of {repo.name}@{subject_digest}"
+        url: Optional[str] = f"{self._base(repo.registry)}{path}"
+        found: Dict[str, Descriptor] = {}
+        visited = set()
+        while url and url not in visited:
+            visited.add(url)
+            resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
+                                 what=what, url=url, headers={"Accept": mt.OCI_INDEX})
+            index = _oci_index(resp) if resp.status_code == 200 else None
+            if index is None:
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    self._expect(resp, (200,), "GET", what, repo.registry)
+                codes = _error_codes(resp)[0] if resp.status_code == 404 else []
+                if known or (resp.status_code == 404 and set(codes) & NOT_FOUND_CODES):
+                    # The repository or subject is unknown: nothing is attached, but this
+                    # does not tell whether the registry has the API.
+                    return [] if known else None
+                with self._lock:
+                    self._referrers_api[repo.registry] = False
+                log.debug("registry %s has no referrers API (HTTP %s)", repo.registry,
+                          resp.status_code)
+                return None
+            if not known:
+                known = True
+                with self._lock:
+                    self._referrers_api[repo.registry] = True
+                log.debug("registry %s has the referrers API", repo.registry)
+            for entry in index.get("manifests") or []:
+                desc = Descriptor.from_json(entry)
+                found[desc.digest] = desc
+            nxt = (resp.links.get("next") or {}).get("url")
+            url = urljoin(url, nxt) if nxt else None
+        return list(found.values())
+
+    def has_referrers_api(self, registry: str) -> Optional[bool]:
+        """What the probe found for this registry: True, False, or None (not probed yet)."""
+        with self._lock:
+            return self._referrers_api.get(registry)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "RegistryStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check_ref(self, ref: Ref, need_reference: bool = True) -> None:
+        if ref.scheme != REGISTRY:
+            raise InputError(f"{ref} is not a registry reference",
+                             "open an OCI layout with its own store (ocidir://)")
+        if need_reference:
+            ref.reference  # raises InputError for a bare repository
+
+    def plain_http(self, registry: str) -> bool:
+        reg = registry.lower()
+        return is_loopback(reg) or reg in self._insecure or host_only(reg) in self._insecure
+
+    def _base(self, registry: str) -> str:
+        scheme = "http" if self.plain_http(registry) else "https"
+        return f"{scheme}://{api_host(registry)}"
+
+    def _verify_for(self, url: str):
+        return self._ca_file if self._ca_file else True
+
+    def _request(self, method: str, registry: str, path: str, scopes: Sequence[str], *,
+                 what: str, url: Optional[str] = None, headers=None, params=None,
+                 data=None, stream: bool = False) -> requests.Response:
+        """One request with auth: send what auth already knows; on a 401 answer the challenge
+        and send once more."""
+        host = api_host(registry)
+        url = url or f"{self._base(registry)}{path}"
+        same_host = urlsplit(url).netloc.lower() == host.lower()
+        hdrs = dict(headers or {})
+        sent = self._auth.header(host, scopes) if same_host else None
+        if sent:
+            hdrs["Authorization"] = sent
+        resp = self._send(method, url, host, hdrs, params, data, stream)
+        if resp.status_code == 401 and same_host and resp.headers.get("WWW-Authenticate"):
+            retry = self._auth.challenge(host, scopes, resp.headers["WWW-Authenticate"], sent)
+            if retry is None:
+                resp.close()
+                raise auth_error(host, False, what)
+            if isinstance(data, StreamBody):
+                resp.close()
+                raise auth_error(host, self._auth.has_creds(host), what)
+            if retry != sent:
+                resp.close()
+                hdrs["Authorization"] = retry
+                resp = self._send(method, url, host, hdrs, params, data, stream)
+        return resp
+
+    def _send(self, method, url, host, headers, params, data, stream) -> requests.Response:
+        started = time.monotonic()
+        try:
+            resp = self._session.request(method, url, headers=headers, params=params, data=data,
+                                         stream=stream, timeout=self._timeout,
+                                         verify=self._verify_for(url), allow_redirects=True)
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise _transport_error(exc, method, url, host) from None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %s (%.0f ms)", method, sanitize_url(url), resp.status_code,
+                      (time.monotonic() - started) * 1000)
+        return resp
+
+    def _expect(self, resp: requests.Response, ok: Tuple[int, ...], method: str, what: str,
+                registry: str) -> None:
+        if resp.status_code in ok:
+            return
+        try:
+            raise self._status_error(resp, method, what, registry)
+        finally:
+            resp.close()
+
+    def _status_error(self, resp, method, what, registry) -> ShipmarkError:
+        status = resp.status_code
+        host = api_host(registry)
+        codes, message = _error_codes(resp)
+        code = codes[0] if codes else ""
+        if status in (401, 403):
+            return auth_error(host, self._auth.has_creds(host), what)
+        if status == 404 or set(codes) & NOT_FOUND_CODES:
+            return NotFoundError(f"{what} not found" + (f" ({code})" if code else ""),
+                                 "check the registry, repository name and tag or digest")
+        if status == 429:
+            return RegistryError(f"registry {registry} is rate-limiting requests (HTTP 429) "
+                                 f"for {what}", "wait a while and run the command again")
+        if status >= 500:
+            return RegistryError(f"registry {registry} failed {method} of {what}: HTTP {status}"
+                                 + (f" {code}" if code else ""), _STATUS_HINT)
+        detail = f" {code}" + (f": {message}" if message else "") if code else ""
+        return RegistryError(f"registry {registry} rejected {method} of {what}: "
+                             f"HTTP {status}{detail}",
+                             "check the content and the registry's limits; the registry's "
+                             "logs say more")
+
+    def _location(self, repo: Ref, resp: requests.Response) -> str:
+        location = resp.headers.get("Location")
+        resp.close()
+        if not location:
+            raise RegistryError(f"registry {repo.registry} started an upload to {repo.name} "
+                                "without a Location", _STATUS_HINT)
+        return urljoin(f"{self._base(repo.registry)}/v2/{repo.repository}/blobs/uploads/",
+                       location)
+
+    def _start_upload(self, repo: Ref, scopes: List[str]) -> str:
+        what = f"upload to {repo.name}"
+        resp = self._request("POST", repo.registry, f"/v2/{repo.repository}/blobs/uploads/",
+                             scopes, what=what, data=b"")
+        self._expect(resp, (202,), "POST", what, repo.registry)
+        return self._location(repo, resp)
+
+    def _finish_upload(self, repo: Ref, scopes: List[str], location: str, digest: str,
+                       data, size: Optional[int] = None) -> None:
+        what = f"blob {digest} in {repo.name}"
+        url = _with_query(location, "digest", digest)
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        resp = self._request("PUT", repo.registry, "", scopes, what=what, url=url,
+                             headers=headers, data=data)
+        if resp.status_code in (201, 204):
+            resp.close()
+            return
+        if resp.status_code == 404 and self.blob_exists(repo, digest):
+            resp.close()  # a retried PUT whose first try had already completed the upload
+            return
+        self._expect(resp, (201,), "PUT", what, repo.registry)
+
+    def _stream_blob(self, src: Ref, dst: Ref, digest: str, scopes: List[str],
+                     location: Optional[str]) -> None:
+        if location is None:
+            location = self._start_upload(dst, scopes)
+        what = f"blob {digest} in {src.name}"
+        resp = self._request("GET", src.registry, f"/v2/{src.repository}/blobs/{digest}",
+                             [scope_for(src.repository)], what=what, stream=True)
+        self._expect(resp, (200,), "GET", what, src.registry)
+        try:
+            length = resp.headers.get("Content-Length")
+            if length and length.isdigit():
+                body = StreamBody(resp.iter_content(_CHUNK), int(length))
+                self._finish_upload(dst, scopes, location, digest, body, int(length))
+            else:
+                data = resp.content
+                self._finish_upload(dst, scopes, location, digest, data)
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise _transport_error(exc, "GET", resp.url, api_host(src.registry)) from None
+        finally:
+            resp.close()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _content_type(resp: requests.Response) -> str:
+    return (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip()
+
+
+def _media_type(resp: requests.Response, raw: bytes) -> str:
+    header = _content_type(resp)
+    if header in mt.MANIFEST_TYPES:
+        return header
+    try:
+        declared = json.loads(raw).get("mediaType")
+    except (ValueError, AttributeError):
+        declared = None
+    if isinstance(declared, str) and declared:
+        return declared
+    return header or mt.OCI_MANIFEST
+
+
+def _oci_index(resp: requests.Response) -> Optional[dict]:
+    """The body when it is an OCI image index, else None (a web page, an error in a 200)."""
+    ctype = _content_type(resp)
+    if ctype and ctype != mt.OCI_INDEX and ctype != "application/json":
+        return None
+    try:
+        body = json.loads(resp.content)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("manifests", []), list):
+        return None
+    if body.get("mediaType", mt.OCI_INDEX) != mt.OCI_INDEX or "manifests" not in body:
+        return None
+    return body
+
+
+def _error_codes(resp: requests.Response) -> Tuple[List[str], str]:
+    """Codes and the first message of a distribution-spec error body (best effort)."""
+    try:
+        if resp.request is not None and resp.request.method == "HEAD":
+            return [], ""
+        body = json.loads(resp.content or b"{}")
+        errors = body.get("errors") or []
+        codes = [str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code")]
+        message = next((str(e.get("message")) for e in errors
+                        if isinstance(e, dict) and e.get("message")), "")
+        return codes, message[:200]
+    except (ValueError, AttributeError, TypeError):
+        return [], ""
+
+
+def _with_query(url: str, key: str, value: str) -> str:
+    parts = urlsplit(url)
+    extra = f"{key}={quote(value, safe='')}"
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _causes(exc: BaseException):
+    seen = set()
+    todo = [exc]
+    while todo:
+        cur = todo.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__,
+                    *(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+
+
+def _transport_error(exc: BaseException, method: str, url: str, host: str) -> RegistryError:
+    where = sanitize_url(url)
+    causes = list(_causes(exc))
+    reach = (f"check that the registry at {host} is running and reachable from here "
+             "(host, port, firewall, HTTPS_PROXY/NO_PROXY)")
+    if any(isinstance(c, requests.exceptions.SSLError) for c in causes):
+        return RegistryError(
+            f"TLS verification failed for registry {host} ({method} {where})",
+            "set SHIPMARK_CA_FILE to the CA bundle that signed its certificate; if it serves "
+            f"plain HTTP, add {host} to SHIPMARK_INSECURE_REGISTRIES")
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return RegistryError(f"registry {host} refused the connection ({method} {where})", reach)
+    if any(isinstance(c, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError,
+                          TimeoutError)) for c in causes):
+        return RegistryError(f"registry {host} did not answer in time ({method} {where})", reach)
+    if any(type(c).__name__ == "gaierror" for c in causes):
+        return RegistryError(f"cannot resolve registry host {host_only(host)}",
+                             "check the registry name for typos and the machine's DNS")
+    if any(isinstance(c, urllib3.exceptions.UnrewindableBodyError) for c in causes):
+        return RegistryError(f"registry {host} dropped a streamed upload ({method} {where})",
+                             "run the command again; the upload restarts from the beginning")
+    if any(isinstance(c, (ConnectionError, urllib3.exceptions.ProtocolError,
+                          requests.exceptions.ConnectionError)) for c in causes):
+        return RegistryError(f"registry {host} dropped the connection ({method} {where})",
+                             "check the registry's health and any proxy in between, then run "
+                             "the command again; idempotent requests were already retried")
+    return RegistryError(f"request to registry {host} failed ({method} {where}): "
+                         f"{type(exc).__name__}", reach)
