@@ -3,7 +3,6 @@
 import os
 import tempfile
 
-from ..ops import demo
 from . import Output, common
 
 
@@ -18,6 +17,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import demo  # lazily: --help stays fast
     directory = args.dir or tempfile.mkdtemp(prefix="shipmark-demo-")
     if os.path.isdir(directory) and os.listdir(directory) and not args.dir:
         directory = tempfile.mkdtemp(prefix="shipmark-demo-")

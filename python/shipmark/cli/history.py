@@ -1,6 +1,5 @@
 """shipmark history: what entered a channel, newest first."""
 
-from ..ops import channel
 from . import Output, common
 
 
@@ -13,6 +12,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
     result = channel.history(store=ctx.store(repo), repo=repo, channel=args.channel, progress=ctx.progress())
     lines = []

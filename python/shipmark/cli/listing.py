@@ -1,15 +1,14 @@
 """shipmark list: a repository's images, newest first, with their state."""
 
-from ..core.state import summary
+from ..core.state import STATES, summary
 from ..errors import InputError
-from ..ops import inspect
 from . import Output, common
 
 
 def add(sub):
     p = sub.add_parser("list", help="list a repository's images newest first, with state and channels")
     p.add_argument("repo", metavar="REPO", help="REGISTRY/REPOSITORY or ocidir://PATH")
-    p.add_argument("--state", choices=inspect.STATES, help="only images in this state")
+    p.add_argument("--state", choices=STATES, help="only images in this state")
     p.add_argument("--where", action="append", default=[], metavar="SUITE=RESULT",
                    help="only images whose suite has this result (passed, failed, warned, none); repeatable")
     p.add_argument("--limit", type=int, metavar="N", help="at most N images")
@@ -18,6 +17,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import inspect  # lazily: --help stays fast
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit {args.limit} is not a positive number", "pass --limit N with N >= 1")
     repo = ctx.repo(args.repo)

@@ -1,9 +1,7 @@
 """shipmark mark: record a test suite's result on an image."""
 
-from .. import junit
 from ..core.record import RESULTS
 from ..errors import InputError
-from ..ops import annotate
 from . import Output, common
 
 
@@ -24,6 +22,8 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from .. import junit  # lazily: --help stays fast
+    from ..ops import annotate
     if not args.result and not args.junit:
         raise InputError("mark needs --result or --junit", "pass --result passed|failed|warned, or --junit 'reports/*.xml'")
     ref = ctx.image(args.image)

@@ -1,6 +1,5 @@
 """shipmark pick: the newest image a channel's policy admits."""
 
-from ..ops import channel
 from . import Output, common, policy_flag
 
 
@@ -16,6 +15,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
     result = channel.pick(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
                           now=ctx.now, progress=ctx.progress())

@@ -1,7 +1,6 @@
 """shipmark promote: let an image into a channel if the policy allows it."""
 
 from ..errors import InputError
-from ..ops import channel
 from . import Output, common, policy_flag
 
 
@@ -24,6 +23,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import channel  # lazily: --help stays fast
     if not args.image:
         raise InputError("promote needs IMAGE", "shipmark promote REGISTRY/REPO:TAG --to CHANNEL")
     if not args.channel:

@@ -3,7 +3,6 @@
 import os
 
 from ..errors import InputError
-from ..ops import annotate
 from . import Output, common
 
 # flag -> the Jenkins variable read when the flag is absent
@@ -46,6 +45,7 @@ def _materials(items):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import annotate  # lazily: --help stays fast
     ref = ctx.image(args.image)
     values = {k: getattr(args, k) or os.environ.get(var) for k, var in JENKINS_DEFAULTS.items()}
     result = annotate.provenance(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by,

@@ -1,6 +1,5 @@
 """shipmark rollback: move a channel back to its previous good image."""
 
-from ..ops import channel
 from . import Output, common, policy_flag
 
 
@@ -20,6 +19,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
     result = channel.rollback(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
                               now=ctx.now, by=ctx.by, reason=args.reason, reject_current=not args.keep)

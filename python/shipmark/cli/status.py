@@ -1,7 +1,6 @@
 """shipmark status: an image's state, eligibility and timeline."""
 
 from ..core.state import summary
-from ..ops import inspect
 from . import Output, common, policy_flag
 from .render_text import record_line
 
@@ -15,6 +14,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import inspect  # lazily: --help stays fast
     ref = ctx.image(args.image)
     st = inspect.status(store=ctx.store(ref), ref=ref, policy=ctx.policy(), now=ctx.now)
     state = st.image.state

@@ -1,6 +1,5 @@
 """shipmark reject / restore: take an image out of every channel's reach, or undo that."""
 
-from ..ops import annotate
 from . import Output, common
 
 
@@ -17,6 +16,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import annotate  # lazily: --help stays fast
     ref = ctx.image(args.image)
     out = annotate.verdict(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, reject=args.reject,
                            reason=args.reason)

@@ -17,6 +17,7 @@ PROVENANCE, TEST, PROMOTION, REJECTION, RESTORATION, DEPLOYMENT = (
     "provenance", "test", "promotion", "rejection", "restoration", "deployment")
 KINDS = (PROVENANCE, TEST, PROMOTION, REJECTION, RESTORATION, DEPLOYMENT)
 RESULTS = ("passed", "failed", "warned")
+DEPLOY_RESULTS = ("succeeded", "failed")   # the result of a deployment record
 PREDICATE_TYPES = {
     PROVENANCE: mt.PRED_SLSA_PROVENANCE,
     TEST: mt.PRED_TEST_RESULT,
@@ -111,8 +112,9 @@ def build(kind: str, subject: Descriptor, subject_name: str, predicate: Mapping,
     """The record manifest and its blobs, ready to attach to `subject`."""
     if kind not in KINDS:
         raise InputError(f"unknown record kind {kind!r}", f"use one of: {', '.join(KINDS)}")
-    if result is not None and result not in RESULTS:
-        raise InputError(f"invalid result {result!r}", f"use one of: {', '.join(RESULTS)}")
+    allowed = DEPLOY_RESULTS if kind == DEPLOYMENT else RESULTS
+    if result is not None and result not in allowed:
+        raise InputError(f"invalid result {result!r}", f"use one of: {', '.join(allowed)}")
     statement = {
         "_type": mt.STATEMENT_V1,
         "subject": [{"name": subject_name, "digest": {"sha256": subject.digest.split(":", 1)[1]}}],

@@ -10,6 +10,10 @@ from typing import Dict, Iterable, List, Optional
 from .record import DEPLOYMENT, PROMOTION, PROVENANCE, REJECTION, RESTORATION, TEST, Record
 
 
+# What `summary` can say, for `list --state`.
+STATES = ("rejected", "failed", "passed", "untested")
+
+
 @dataclass
 class ImageState:
     timeline: List[Record] = field(default_factory=list)        # oldest first

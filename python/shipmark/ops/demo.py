@@ -8,7 +8,7 @@ import os
 import tarfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Dict, List
+from typing import List
 
 from ..core import mediatype as mt
 from ..core import version
@@ -80,8 +80,10 @@ class Demo:
                 "services": [s.to_json() for s in self.services]}
 
 
-def _fake_image(service: str, tag: str, created: datetime, branch: str, sha: str) -> Dict[str, bytes]:
-    """A tiny but real image: one gzip tar layer holding a version file, an OCI config with labels."""
+def push_sample_image(store, ref, service: str, created: datetime, sha: str = "0000000") -> str:
+    """Push a tiny but real image (one gzip tar layer holding a version file, an OCI config with
+    the standard labels) under ref.tag; returns its digest."""
+    tag = ref.tag or "latest"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         body = f"{service} {tag}\n".encode()
@@ -90,7 +92,8 @@ def _fake_image(service: str, tag: str, created: datetime, branch: str, sha: str
         tar.addfile(info, io.BytesIO(body))
     layer = gzip.compress(buf.getvalue(), mtime=0)
     diff_id = sha256(buf.getvalue())
-    labels = version.labels(tag.split("-b")[0], created, sha, f"https://git.example.com/{service}")
+    parsed = version.parse_tag(tag)
+    labels = version.labels(parsed.version if parsed else "0.0.0", created, sha, f"https://git.example.com/{service}")
     config = canonical_json({"architecture": "amd64", "os": "linux", "created": labels[mt.L_CREATED],
                              "config": {"Labels": labels, "Cmd": [f"/app/{service}"]},
                              "rootfs": {"type": "layers", "diff_ids": [diff_id]}})
@@ -98,7 +101,9 @@ def _fake_image(service: str, tag: str, created: datetime, branch: str, sha: str
                                "config": {"mediaType": mt.OCI_CONFIG, "digest": sha256(config), "size": len(config)},
                                "layers": [{"mediaType": mt.OCI_LAYER_GZIP, "digest": sha256(layer), "size": len(layer)}],
                                "annotations": {mt.L_CREATED: labels[mt.L_CREATED]}})
-    return {"config": config, "layer": layer, "manifest": manifest}
+    store.put_blob(ref.repo, config)
+    store.put_blob(ref.repo, layer)
+    return store.put_manifest(ref, Manifest(mt.OCI_MANIFEST, manifest))
 
 
 def run(directory: str, now: datetime) -> Demo:
@@ -116,11 +121,8 @@ def run(directory: str, now: datetime) -> Demo:
             built = start + timedelta(days=n, hours=n % 5)
             sha = sha256(f"{service}/{n}".encode())[7:14]   # stable across runs
             tag = version.make_tag(ver, n + 1, built, sha)
-            blobs = _fake_image(service, tag, built, branch, sha)
-            store.put_blob(repo, blobs["config"])
-            store.put_blob(repo, blobs["layer"])
             ref = repo.with_tag(tag)
-            store.put_manifest(ref, Manifest(mt.OCI_MANIFEST, blobs["manifest"]))
+            push_sample_image(store, ref, service, built, sha)
             by = ACTOR.format(service=service, build=n + 1)
             annotate.provenance(store=store, ref=ref, now=built, by=by, git_url=f"https://git.example.com/{service}",
                                 git_commit=sha, git_branch=branch, build_url=by, job=service,

@@ -7,12 +7,10 @@ from typing import Callable, Dict, List, Optional
 from ..core.policy import Decision, Policy, evaluate
 from ..core.record import RESULTS, check_name
 from ..core.ref import Ref
-from ..core.state import summary
+from ..core.state import STATES, summary
 from ..errors import InputError
 from ..stores.base import Store
 from .images import Image, Scan, load, newest_first
-
-STATES = ("rejected", "failed", "passed", "untested")
 
 
 @dataclass
