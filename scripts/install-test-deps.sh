@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4 and
+# chromium; crane and oras built with Go; the Python package with its test extras.
+# Safe to rerun: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CRANE_VERSION=v0.22.1
+ORAS_VERSION=v1.3.6
+
+need_apt=()
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
+command -v groovy >/dev/null || need_apt+=(groovy)
+[ -f /usr/share/java/junit4.jar ] || need_apt+=(junit4)
+command -v chromium >/dev/null || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-deps: missing ${need_apt[*]}; run as root or: sudo apt-get install -y ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "install-test-deps: apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+gobin="$(go env GOPATH)/bin"
+export PATH="$gobin:$PATH"
+if ! command -v crane >/dev/null; then
+  echo "install-test-deps: go install crane@$CRANE_VERSION"
+  go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+fi
+if ! command -v oras >/dev/null; then
+  echo "install-test-deps: go install oras@$ORAS_VERSION"
+  go install "oras.land/oras/cmd/oras@$ORAS_VERSION"
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e "python[test]"
