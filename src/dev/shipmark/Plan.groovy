@@ -1,0 +1,46 @@
+package dev.shipmark
+
+import com.cloudbees.groovy.cps.NonCPS
+
+/**
+ * Reads the `services` list of `shipmark plan --json`: which service gets which image.
+ * Calls no pipeline steps.
+ */
+class Plan {
+
+    /** Service name -> picked image (repo@sha256:...), for services that have one, in plan order. */
+    @NonCPS
+    static Map<String, String> images(Map plan) {
+        Map<String, String> picked = [:]
+        for (Map service : services(plan)) {
+            if (service.image) {
+                picked[service.name.toString()] = service.image.toString()
+            }
+        }
+        return picked
+    }
+
+    /** Names of the services for which nothing is eligible. */
+    @NonCPS
+    static List<String> missing(Map plan) {
+        return services(plan).findAll { !it.image }.collect { it.name.toString() }
+    }
+
+    /** One line per service: "app: repo@sha256:... (update from repo@sha256:...)". */
+    @NonCPS
+    static List<String> summary(Map plan) {
+        return services(plan).collect { Map service ->
+            String change = service.change ? " (${service.change}" + (service.deployed ? " from ${service.deployed})" : ')') : ''
+            "${service.name}: ${service.image ?: 'nothing eligible'}${change}".toString()
+        }
+    }
+
+    @NonCPS
+    private static List<Map> services(Map plan) {
+        Object list = plan?.services
+        if (!(list instanceof Collection)) {
+            return []
+        }
+        return list.findAll { it instanceof Map && it.name } as List<Map>
+    }
+}
