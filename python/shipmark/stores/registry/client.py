@@ -6,7 +6,8 @@
   rewrites Docker v2 manifests to schema1 otherwise), checked against the digest asked for,
   and kept in the content-addressed disk cache: a GET by digest that hits it sends nothing.
 - Tags: pages of `tag_page_size` (1000), following `Link: <...>; rel="next"`, or `last=` when a
-  registry fills a page without a Link.
+  registry fills a page exactly without a Link. (Registry 2.8 ignores `n` and sends every tag
+  at once; go-containerregistry honours `n` and `last` but sends no Link.)
 - Blobs: monolithic upload (POST, then PUT `?digest=`), skipped when HEAD finds the blob;
   `copy_blob` mounts across repositories of one registry and streams only when it must.
 - Referrers: the native API is probed once per registry; only a 200 carrying an OCI index
@@ -182,8 +183,9 @@ class RegistryStore:
             nxt = (resp.links.get("next") or {}).get("url")
             if nxt:
                 url = urljoin(url, nxt)
-            elif len(page) >= size and fresh:
-                # A full page but no Link (go-containerregistry's registry): ask past the last.
+            elif len(page) == size and fresh:
+                # Exactly a full page and no Link (go-containerregistry's registry): ask past
+                # the last tag. A longer page means n was ignored (Registry 2.8): that is all.
                 url = f"{first}?n={size}&last={quote(page[-1], safe='')}"
             else:
                 url = None

@@ -1,0 +1,211 @@
+"""Fixtures shared by the Python tests: real registries on loopback and the `store` fixture.
+
+- `registry2`, `registry2_basic`, `registry2_token`, `referrers_registry`, `crane_registry`:
+  session-scoped servers on 127.0.0.1 (free port, temp dir), started on first use, stopped at
+  the end of the run. A missing binary fails the test and names the install command.
+- `store`: parametrised over "ocidir" (an OCI layout in tmp_path), "registry2" (Docker
+  Registry 2.8: no referrers API) and "referrers" (a registry with the referrers API); yields a
+  StoreCase with a fresh repository. `registry_store` is the same over the two registries.
+- Tests that use a server get the `servers` marker automatically (`-m "not servers"` skips
+  them). Sockets stay enabled here: tests/python/unit disables them in its own conftest.
+"""
+
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import servers  # noqa: E402
+
+from shipmark.core.ref import Ref, parse  # noqa: E402
+
+STORE_KINDS = ("ocidir", "registry2", "referrers")
+REGISTRY_KINDS = ("registry2", "referrers")
+SERVER_FIXTURES = {"registry2", "registry2_basic", "registry2_token", "referrers_registry",
+                   "crane_registry", "registry_store"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "servers: needs real registries on loopback "
+                                       "(started by the session fixtures)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        uses_server = bool(names & SERVER_FIXTURES)
+        callspec = getattr(item, "callspec", None)
+        if "store" in names and callspec is not None:
+            uses_server = uses_server or callspec.params.get("store") in REGISTRY_KINDS
+        if uses_server:
+            item.add_marker(pytest.mark.servers)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment(tmp_path_factory):
+    """No developer credentials or cache leak into tests; the manifest cache lives in tmp."""
+    saved = {k: os.environ.get(k) for k in ("SHIPMARK_CACHE_DIR", "SHIPMARK_REGISTRY_USERNAME",
+                                            "SHIPMARK_REGISTRY_PASSWORD", "DOCKER_CONFIG")}
+    os.environ["SHIPMARK_CACHE_DIR"] = str(tmp_path_factory.mktemp("shipmark-cache"))
+    os.environ["DOCKER_CONFIG"] = str(tmp_path_factory.mktemp("docker-config"))
+    os.environ.pop("SHIPMARK_REGISTRY_USERNAME", None)
+    os.environ.pop("SHIPMARK_REGISTRY_PASSWORD", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+# -- servers ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def registry2(tmp_path_factory):
+    server = servers.start_registry2(tmp_path_factory.mktemp("registry2"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry2_basic(tmp_path_factory):
+    """Docker Registry 2.8 with htpasswd (Basic) auth: servers.TEST_USER / TEST_PASSWORD."""
+    workdir = tmp_path_factory.mktemp("registry2-basic")
+    server = servers.start_registry2(workdir, auth=servers.htpasswd_auth(workdir))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry2_token(tmp_path_factory):
+    """Docker Registry 2.8 with token (Bearer) auth; `.token_server` issues the tokens."""
+    workdir = tmp_path_factory.mktemp("registry2-token")
+    token_server = servers.TokenServer(workdir / "token").start()
+    server = servers.start_registry2(workdir, auth=token_server.registry_auth())
+    server.token_server = token_server
+    yield server
+    server.stop()
+    token_server.stop()
+
+
+@pytest.fixture(scope="session")
+def referrers_registry(tmp_path_factory):
+    server = servers.start_referrers_registry(tmp_path_factory.mktemp("referrers-registry"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def crane_registry(tmp_path_factory):
+    server = servers.start_crane_registry(tmp_path_factory.mktemp("crane-registry"))
+    yield server
+    server.stop()
+
+
+# -- stores ----------------------------------------------------------------------------------
+
+@dataclass
+class StoreCase:
+    """One store under test and a fresh repository on it."""
+
+    kind: str                         # "ocidir" | "registry2" | "referrers"
+    store: object
+    repo: Ref
+    server: Optional[servers.Server]
+    tmp_path: Path
+    _opened: List[object] = None
+
+    def __iter__(self):
+        return iter((self.store, self.repo))
+
+    @property
+    def is_registry(self) -> bool:
+        return self.server is not None
+
+    @property
+    def native_referrers(self) -> bool:
+        return self.kind == "referrers"
+
+    def repo_text(self) -> str:
+        return self.repo.name
+
+    def new_repo(self) -> Ref:
+        """Another fresh repository (for an OCI layout: another layout directory)."""
+        if self.server is None:
+            return parse(f"ocidir://{self.tmp_path / ('layout-' + uuid.uuid4().hex[:8])}",
+                         default_tag=None)
+        return parse(f"{self.server.host}/shipmark-test/{uuid.uuid4().hex[:12]}",
+                     default_tag=None)
+
+    def open(self, ref: Ref, settings=None):
+        """Another store object for ref (closed at teardown)."""
+        from shipmark.stores import open_store
+
+        store = open_store(ref, settings)
+        self._opened.append(store)
+        return store
+
+    def through(self, proxy):
+        """(store, repo) for the same repository reached through a FaultProxy."""
+        import dataclasses
+
+        repo = dataclasses.replace(self.repo, registry=proxy.host)
+        return self.open(repo), repo
+
+    # Peer clients' spelling of an image of this case.
+    def skopeo_ref(self, reference: str, repo: Optional[Ref] = None) -> str:
+        repo = repo or self.repo
+        if self.server is None:
+            return f"oci:{repo.registry}:{reference}" if ":" not in reference else \
+                f"oci:{repo.registry}@{reference}"
+        sep = "@" if reference.startswith("sha256:") else ":"
+        return f"docker://{repo.name}{sep}{reference}"
+
+    def skopeo_flags(self) -> List[str]:
+        return ["--tls-verify=false"] if self.server is not None else []
+
+    def oras_target(self, digest: str, repo: Optional[Ref] = None) -> List[str]:
+        repo = repo or self.repo
+        if self.server is None:
+            return ["--oci-layout", f"{repo.registry}@{digest}"]
+        return ["--plain-http", f"{repo.name}@{digest}"]
+
+
+def _make_case(kind: str, request, tmp_path: Path) -> StoreCase:
+    from shipmark.stores import open_store
+
+    if kind == "ocidir":
+        try:
+            import shipmark.stores.ocidir  # noqa: F401
+        except ImportError:
+            pytest.skip("shipmark.stores.ocidir is not there yet")
+        repo = parse(f"ocidir://{tmp_path / 'layout'}", default_tag=None)
+        server = None
+    else:
+        server = request.getfixturevalue("registry2" if kind == "registry2"
+                                         else "referrers_registry")
+        repo = parse(f"{server.host}/shipmark-test/{uuid.uuid4().hex[:12]}", default_tag=None)
+    store = open_store(repo)
+    return StoreCase(kind, store, repo, server, tmp_path, [store])
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request, tmp_path):
+    case = _make_case(request.param, request, tmp_path)
+    yield case
+    for opened in case._opened:
+        opened.close()
+
+
+@pytest.fixture(params=REGISTRY_KINDS)
+def registry_store(request, tmp_path):
+    case = _make_case(request.param, request, tmp_path)
+    yield case
+    for opened in case._opened:
+        opened.close()
