@@ -90,9 +90,13 @@ class ServicesFile:
         wanted = set(names)
         return [s for s in self.services if s.name in wanted]
 
-    def channel_for(self, service: Service, default: Optional[str] = None) -> str:
-        """The service's own channel, else `default` (the command's --channel), else the file's."""
-        return service.channel or default or self.channel or DEFAULT_CHANNEL
+    def default_channel(self, override: Optional[str] = None) -> str:
+        """For services that name no channel: the command's --channel, else the file's, else stable."""
+        return override or self.channel or DEFAULT_CHANNEL
+
+    def channel_for(self, service: Service, override: Optional[str] = None) -> str:
+        """A service's own channel wins over the command's --channel, which wins over the file's."""
+        return service.channel or self.default_channel(override)
 
     def vars_for(self, service: Service) -> Dict[str, Any]:
         merged = dict(self.vars)

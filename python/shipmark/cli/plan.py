@@ -1,0 +1,82 @@
+"""shipmark plan: the newest eligible image of every service in services.yaml vs what the target runs.
+
+Also the flags and loaders that render, deployed and board share."""
+
+from typing import Callable, Dict, Optional
+
+from .. import policyfile, servicesfile
+from ..core.policy import Policy
+from ..core.services import ServicesFile
+from ..ops import deploy
+from . import Output, common
+from .context import setting
+
+
+def services_flags(p, channel_help: str = "channel for services that name none (default: the file's, else stable)"):
+    p.add_argument("--services", metavar="FILE", default=servicesfile.DEFAULT_FILE,
+                   help="the services file (default: ./services.yaml)")
+    p.add_argument("--channel", metavar="CHANNEL", help=channel_help)
+    p.add_argument("--target", metavar="NAME", help="deployment target, e.g. prod (default: the file's target)")
+    p.add_argument("--policy", metavar="FILE",
+                   help="policy for services that name none (env SHIPMARK_POLICY; else the file's policy, "
+                        "else ./shipmark.yaml, else all channels open)")
+    p.add_argument("--only", action="append", default=[], metavar="SERVICE",
+                   help="only this service (repeatable)")
+
+
+def load_services(args) -> ServicesFile:
+    return servicesfile.load(args.services)
+
+
+def policy_resolver(args, services: ServicesFile) -> Callable[[Optional[str]], Policy]:
+    """A service's own policy file, else --policy / SHIPMARK_POLICY, else the services file's, else the
+    default (./shipmark.yaml or all channels open). Each file is read once."""
+    default = setting(args, "policy") or services.policy
+    cache: Dict[Optional[str], Policy] = {}
+
+    def policy_for(path: Optional[str]) -> Policy:
+        path = path or default
+        if path not in cache:
+            cache[path] = policyfile.load(path)
+        return cache[path]
+    return policy_for
+
+
+def add(sub):
+    p = sub.add_parser("plan", help="newest eligible image per service (services.yaml) vs what the target runs",
+                       description="For every service in the services file: walk its version tags newest first "
+                                   "and stop at the first image the channel's policy admits and that has not "
+                                   "already failed to deploy to the target; compare it with what the target "
+                                   "runs (tag deployed.<target>). Change: new, none, upgrade or downgrade.")
+    services_flags(p)
+    p.add_argument("--retry-failed", action="store_true",
+                   help="also pick images whose deployment to the target failed before")
+    common(p)
+    p.set_defaults(run=run)
+
+
+def run(args, ctx) -> Output:
+    services = load_services(args)
+    result = deploy.plan(store_for=ctx.store, services=services, names=args.only, channel=args.channel,
+                         target=args.target, policy_for=policy_resolver(args, services), now=ctx.now,
+                         retry_failed=args.retry_failed)
+    return Output(result.to_json(), plan_lines(result))
+
+
+def plan_lines(result: deploy.Plan) -> list:
+    head = f"plan for {result.target}" if result.target else "plan (no target: nothing compared)"
+    lines = [f"{head}, channel {result.channel}:"]
+    width = max(len(p.service.name) for p in result.services)
+    for p in result.services:
+        if p.change in (None, deploy.NEW):
+            what = p.tag + ("  (new)" if p.change else "")
+        elif p.change == deploy.NONE:
+            what = f"{p.tag}  (deployed, unchanged)"
+        else:
+            was = p.current.tag or p.current.image.digest[:19]
+            what = f"{was} -> {p.tag}  ({p.change})"
+        lines.append(f"  {p.service.name:<{width}}  {what}")
+        lines.append(f"  {'':<{width}}  {p.image.pinned}")
+        for s in p.skipped:
+            lines.append(f"  {'':<{width}}  skipped {s['tag']}: {'; '.join(s['reasons'])}")
+    return lines

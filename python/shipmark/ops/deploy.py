@@ -1,0 +1,444 @@
+"""The nightly deploy: plan (newest eligible image per service vs what the target runs), render
+deploy files from the plan, and record what happened after the user's apply command.
+
+What a target runs is kept in each repository as the tag `deployed.<target>`, moved on every
+successful deployment, plus a deployment record (kind `deployment`, target, result) on every
+image whose deployment was attempted, failed ones included. Reading what is deployed therefore
+costs one HEAD and one referrers lookup per service, whatever the number of tags; `plan` walks
+version tags newest first and stops at the first eligible image, as `pick` does.
+"""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Dict, List, Optional
+
+from ..core import record as rec
+from ..core.policy import Policy, evaluate
+from ..core.record import Record
+from ..core.ref import Ref
+from ..core.services import Service, ServicesFile, check_target, deployed_tag
+from ..errors import InputError, NotFoundError, NothingEligibleError, RemoteError
+from ..stores.base import Store
+from .. import render as rendering
+from .images import Image, Scan, attach, load, records_of
+
+NEW, NONE, UPGRADE, DOWNGRADE = "new", "none", "upgrade", "downgrade"
+CHANGED = "changed"   # `deployed` does not order images: it only knows the image is another one
+SUCCEEDED, FAILED = "succeeded", "failed"
+PLAN_WORKERS = 8
+FIRST_BATCH = 4   # most nights the newest few images decide; later rounds double
+
+StoreFor = Callable[[Ref], Store]
+PolicyFor = Callable[[Optional[str]], Policy]
+
+
+@dataclass
+class Current:
+    """What the target runs now: the image under `deployed.<target>` and its newest successful
+    deployment record for the target (None for a tag moved by hand)."""
+
+    image: Image
+    tag: Optional[str]
+    record: Optional[Record]
+
+    def to_json(self) -> dict:
+        r = self.record
+        return {"image": self.image.pinned, "tag": self.tag, "digest": self.image.digest,
+                "deployed_at": r.created if r else None, "by": r.by if r else None}
+
+
+@dataclass
+class Planned:
+    service: Service
+    channel: str
+    image: Image
+    tag: str
+    current: Optional[Current]
+    change: Optional[str]                      # None when no target is known
+    skipped: List[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        cur = self.current
+        return {"name": self.service.name, "repo": self.service.repo.name, "channel": self.channel,
+                "image": self.image.pinned, "tag": self.tag, "digest": self.image.digest,
+                "deployed": cur.image.pinned if cur else None, "change": self.change,
+                "deployed_tag": cur.tag if cur else None,
+                "deployed_at": cur.record.created if cur and cur.record else None,
+                "skipped": self.skipped}
+
+
+@dataclass
+class Plan:
+    channel: str
+    target: Optional[str]
+    services: List[Planned]
+
+    def to_json(self) -> dict:
+        return {"channel": self.channel, "target": self.target,
+                "services": [p.to_json() for p in self.services]}
+
+
+def _successful_deployment(image: Image, target: str) -> Optional[Record]:
+    done = [r for r in image.records
+            if r.kind == rec.DEPLOYMENT and r.target == target and r.result == SUCCEEDED]
+    return max(done, key=lambda r: r.order) if done else None
+
+
+def _recorded_tag(store: Store, repo: Ref, record: Optional[Record]) -> Optional[str]:
+    """The version tag a deployment record names (two requests: the record and its payload)."""
+    if record is None:
+        return None
+    try:
+        manifest = store.get_manifest(repo.with_digest(record.digest)).data
+        layer = (manifest.get("layers") or [{}])[0].get("digest")
+        statement = json.loads(store.get_blob(repo, layer)) if layer else {}
+        tag = (statement.get("predicate") or {}).get("tag")
+        return tag if isinstance(tag, str) else None
+    except (NotFoundError, RemoteError, InputError, ValueError, AttributeError):
+        return None
+
+
+def current(store: Store, repo: Ref, target: str, tags: List[str],
+            known: Optional[Dict[str, Image]] = None) -> Optional[Current]:
+    """What `target` runs from this repository, from the `deployed.<target>` tag."""
+    dtag = deployed_tag(target)
+    if dtag not in tags:
+        return None
+    try:
+        desc = store.head_manifest(repo.with_tag(dtag))
+    except NotFoundError:
+        return None
+    image = (known or {}).get(desc.digest)
+    if image is None:
+        image = Image(repo, desc, records_of(store, repo, desc.digest, tags))
+    record = _successful_deployment(image, target)
+    tag = image.tags[0] if image.tags else _recorded_tag(store, repo, record)
+    return Current(image, tag, record)
+
+
+def refusals(image: Image, policy: Policy, channel: str, now: datetime, target: Optional[str],
+             running: Optional[str], retry_failed: bool = False) -> List[str]:
+    """Why the nightly deploy would not take this image: the channel's policy, and a failed
+    deployment to the target (unless it is what runs there, or failures are retried)."""
+    reasons = list(evaluate(policy, channel, image.state, now, image.built_at).reasons)
+    last = image.state.deployments.get(target) if target else None
+    if last is not None and last.result == FAILED and not retry_failed and image.digest != running:
+        reasons.append(f"deploying to {target} failed at {last.created}" + (f" ({last.by})" if last.by else ""))
+    return reasons
+
+
+def _empty_repo(service: Service, what: str) -> NotFoundError:
+    return NotFoundError(f"service {service.name}: repository {service.repo.name} has {what}",
+                         "push a version-tagged image there (see `shipmark tag`), or fix the service's "
+                         "repo in the services file")
+
+
+def plan_service(*, store: Store, service: Service, channel: str, policy: Policy, target: Optional[str],
+                 now: datetime, retry_failed: bool = False) -> Planned:
+    """Newest image of one service that the channel's policy admits and that did not already fail
+    to deploy to the target, and what the target runs now."""
+    policy.channel(channel)
+    scan = Scan(store, service.repo)
+    if not scan.all_tags:
+        raise _empty_repo(service, "no tags")
+    if not scan.version_tags:
+        raise _empty_repo(service, "no version tags")
+    running = current(store, service.repo, target, scan.all_tags) if target else None
+    walked: Dict[str, Image] = {}
+    skipped: List[dict] = []
+    picked = None
+    for image in scan.images(batch=FIRST_BATCH):
+        reasons = refusals(image, policy, channel, now, target, running.image.digest if running else None,
+                           retry_failed)
+        if not reasons:
+            picked = image
+            break
+        walked[image.digest] = image
+        skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": reasons})
+    if picked is None:
+        raise NothingEligibleError(
+            f"service {service.name}: no image in {service.repo.name} may enter channel {channel!r}",
+            f"`shipmark list {service.repo.name}` shows each image's state",
+            [f"{s['tag']}: {'; '.join(s['reasons'])}" for s in skipped[:20]])
+    if running is not None and running.image.digest == picked.digest:
+        running.image = picked
+        running.tag = picked.tags[0]
+    elif running is not None and running.image.digest in walked and not running.image.tags:
+        running.tag = walked[running.image.digest].tags[0]
+    if not target:
+        change = None
+    elif running is None:
+        change = NEW
+    elif running.image.digest == picked.digest:
+        change = NONE
+    elif running.image.digest in walked:
+        change = DOWNGRADE   # what runs is newer than anything eligible: it was rejected or failed
+    else:
+        change = UPGRADE
+    return Planned(service, channel, picked, picked.tags[0], running, change, skipped)
+
+
+def each_service(services: List[Service], work: Callable[[Service], Any], workers: int = PLAN_WORKERS) -> List[Any]:
+    """Run `work` per service concurrently; results in the given order; the first error (in that
+    order) is raised."""
+    if len(services) <= 1:
+        return [work(s) for s in services]
+    with ThreadPoolExecutor(max_workers=min(workers, len(services))) as pool:
+        futures = [pool.submit(work, s) for s in services]
+        errors = [f.exception() for f in futures]
+        for err in errors:
+            if err is not None:
+                raise err
+        return [f.result() for f in futures]
+
+
+def open_stores(services: List[Service], store_for: StoreFor) -> Dict[str, Store]:
+    """Open every store once, before any thread needs one."""
+    return {s.name: store_for(s.repo) for s in services}
+
+
+def plan(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), channel: Optional[str] = None,
+         target: Optional[str] = None, policy_for: PolicyFor, now: datetime,
+         retry_failed: bool = False) -> Plan:
+    target = check_target(target) if target else services.target
+    chosen = services.select(list(names))
+    stores = open_stores(chosen, store_for)
+    policies = {s.name: policy_for(s.policy) for s in chosen}
+
+    def one(service: Service) -> Planned:
+        return plan_service(store=stores[service.name], service=service,
+                            channel=services.channel_for(service, channel), policy=policies[service.name],
+                            target=target, now=now, retry_failed=retry_failed)
+
+    planned = sorted(each_service(chosen, one), key=lambda p: p.service.name)
+    return Plan(services.default_channel(channel), target, planned)
+
+
+# -- plans written by `plan --json` ---------------------------------------------------------------
+
+@dataclass
+class Chosen:
+    """One service's image to render or record: from a fresh plan or a saved plan file."""
+
+    service: Service
+    channel: str
+    repo: Ref
+    digest: str
+    tag: str
+
+    @property
+    def pinned(self) -> str:
+        return f"{self.repo.name}@{self.digest}"
+
+
+def chosen_from_plan(result: Plan) -> List[Chosen]:
+    return [Chosen(p.service, p.channel, p.service.repo, p.image.digest, p.tag) for p in result.services]
+
+
+def chosen_from_json(data: Any, services: ServicesFile, names: List[str] = (), source: str = "plan") -> List[Chosen]:
+    """The services of a plan saved with `shipmark plan --json`, checked against the services file."""
+    from ..core.ref import check_digest
+
+    if not isinstance(data, dict) or not isinstance(data.get("services"), list):
+        raise InputError(f"{source} is not a plan", "write it with: shipmark plan --services F --json > plan.json")
+    by_name = {s.name: s for s in services.services}
+    wanted = {s.name for s in services.select(list(names))}
+    out = []
+    for i, entry in enumerate(data["services"]):
+        if not isinstance(entry, dict):
+            raise InputError(f"{source}: services[{i}] is not an object")
+        name = entry.get("name")
+        if name not in by_name:
+            raise InputError(f"{source}: services[{i}]: unknown service {name!r}: {services.source} has no "
+                             "service of that name", f"use one of: {', '.join(sorted(by_name))}")
+        if name not in wanted:
+            continue
+        service = by_name[name]
+        digest = entry.get("digest")
+        try:
+            check_digest(digest)
+        except InputError:
+            raise InputError(f"{source}: services[{i}] ({name}).digest: expected sha256:<64 hex>, got {digest!r}") from None
+        if entry.get("repo") not in (None, service.repo.name):
+            raise InputError(f"{source}: services[{i}] ({name}).repo is {entry.get('repo')}, but "
+                             f"{services.source} says {service.repo.name}", "plan again with the current services file")
+        channel = entry.get("channel") or services.channel_for(service, data.get("channel"))
+        out.append(Chosen(service, channel, service.repo, digest, entry.get("tag") or ""))
+    return sorted(out, key=lambda c: c.service.name)
+
+
+# -- render ---------------------------------------------------------------------------------------
+
+@dataclass
+class Rendered:
+    directory: str
+    files: List[str]
+    changed: List[str]
+    services: List[Chosen]
+    target: Optional[str]
+
+    def to_json(self) -> dict:
+        return {"out": self.directory, "target": self.target, "files": self.files, "changed": self.changed,
+                "services": [{"name": c.service.name, "image": c.pinned, "tag": c.tag, "digest": c.digest}
+                             for c in self.services]}
+
+
+def template_context(chosen: List[Chosen], services: ServicesFile, target: Optional[str]) -> dict:
+    """What deploy templates see. Only the images and the services file's values go in (no time,
+    no 'what changed'), so the same images give the same bytes."""
+    rows = []
+    for c in sorted(chosen, key=lambda c: c.service.name):
+        if not c.digest.startswith("sha256:"):
+            raise InputError(f"service {c.service.name}: image is not pinned by digest")
+        rows.append({"name": c.service.name, "repo": c.repo.name, "image": c.pinned, "tag": c.tag,
+                     "digest": c.digest, "channel": c.channel, "vars": services.vars_for(c.service)})
+    return {"services": rows, "by_name": {r["name"]: r for r in rows}, "target": target or "",
+            "vars": dict(services.vars)}
+
+
+def render(*, chosen: List[Chosen], services: ServicesFile, templates: List[str], out: str,
+           target: Optional[str] = None) -> Rendered:
+    if not templates:
+        raise InputError("render needs --template", "e.g. --template docker-compose.yml.j2 "
+                         f"(packaged: {', '.join(rendering.packaged_deploy_templates())})")
+    if not out:
+        raise InputError("render needs --out DIR", "the directory the deploy files are written to")
+    found = [rendering.find_template(t) for t in templates]
+    files = rendering.render_all(found, template_context(chosen, services, target))
+    written = rendering.write_files(out, files)
+    return Rendered(out, written.files, written.changed, chosen, target)
+
+
+# -- deployed ---------------------------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    name: Optional[str]
+    image: Image
+    tag: str
+    previous: Optional[str]       # what the target ran before (repo@sha256:...), None if nothing
+    change: str
+    record: Optional[Record] = None
+    reused: bool = False          # a record from an interrupted earlier run was reused
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "image": self.image.pinned, "tag": self.tag, "digest": self.image.digest,
+                "previous": self.previous, "change": self.change,
+                "record": self.record.to_json() if self.record else None}
+
+
+@dataclass
+class Deployment:
+    target: str
+    result: str
+    recorded: List[Outcome]
+    unchanged: List[str]
+    rollback: Optional[dict] = None
+
+    def to_json(self) -> dict:
+        return {"target": self.target, "result": self.result,
+                "services": [o.to_json() for o in self.recorded], "unchanged": self.unchanged,
+                "rollback": self.rollback}
+
+
+def _earlier_record(image: Image, target: str, result: str, previous: str, by: Optional[str]) -> Optional[Record]:
+    """A record an interrupted run of the same job already wrote for this same step (same result,
+    same previous image, same actor): a rerun reuses it instead of writing a second one."""
+    mine = [r for r in image.records if r.kind == rec.DEPLOYMENT and r.target == target]
+    newest = max(mine, key=lambda r: r.order) if mine else None
+    if (newest is not None and newest.result == result and (newest.previous or "none") == previous
+            and newest.by == by):
+        return newest
+    return None
+
+
+def record_deployment(*, store: Store, image: Image, tag: str, target: str, succeeded: bool, now: datetime,
+                      by: Optional[str], previous: Optional[str], service: Optional[str] = None,
+                      channel: Optional[str] = None, reason: Optional[str] = None) -> Outcome:
+    """Record first, then move `deployed.<target>` (successes only): a rerun converges."""
+    result = SUCCEEDED if succeeded else FAILED
+    prev_digest = previous.split("@", 1)[1] if previous else "none"
+    record = _earlier_record(image, target, result, prev_digest, by)
+    reused = record is not None
+    if record is None:
+        predicate = {"target": target, "result": result, "service": service, "channel": channel,
+                     "tag": tag or None, "previous": previous, "reason": reason, "by": by}
+        new = rec.build(rec.DEPLOYMENT, image.descriptor, image.repo.name, predicate, now, by,
+                        result=result, target=target, channel=channel, previous=prev_digest)
+        record = attach(store, image, new)
+    if succeeded:
+        manifest = store.get_manifest(image.repo.with_digest(image.digest))
+        store.put_manifest(image.repo.with_tag(deployed_tag(target)), manifest)   # byte-exact
+    change = NEW if previous is None else (NONE if prev_digest == image.digest else CHANGED)
+    return Outcome(service, image, tag, previous, change, record, reused)
+
+
+def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen], target: Optional[str],
+             succeeded: bool, now: datetime, by: Optional[str], reason: Optional[str] = None,
+             rollback_templates: List[str] = (), rollback_out: Optional[str] = None) -> Deployment:
+    """After the apply command: a deployment record on every image that changed (failed ones
+    included) and, on success, `deployed.<target>` moved to it. Services whose image did not change
+    get nothing. After a failure, `rollback_templates` render what the target ran before."""
+    target = check_target(target) if target else services.target
+    if not target:
+        raise InputError("deployed needs --target NAME", "or set target: NAME in the services file")
+    rec.check_text("reason", reason)
+    if rollback_templates and succeeded:
+        raise InputError("--rollback goes with --failed", "a successful deployment has nothing to roll back")
+    if rollback_templates and not rollback_out:
+        raise InputError("--rollback needs --out DIR", "the directory the previous deploy files are written to")
+    by_name = {c.service.name: c for c in chosen}
+    ordered = [c.service for c in chosen]
+    stores = open_stores(ordered, store_for)
+
+    def one(service: Service):
+        c = by_name[service.name]
+        store = stores[service.name]
+        tags = store.list_tags(service.repo)
+        running = current(store, service.repo, target, tags)
+        if running is not None and running.image.digest == c.digest:
+            return None, running
+        image = load(store, service.repo.with_digest(c.digest), tags)
+        outcome = record_deployment(store=store, image=image, tag=c.tag, target=target, succeeded=succeeded,
+                                    now=now, by=by, previous=running.image.pinned if running else None,
+                                    service=service.name, channel=c.channel, reason=reason)
+        return outcome, running
+
+    results = each_service(ordered, one)
+    recorded = [o for o, _ in results if o is not None]
+    unchanged = sorted(s.name for s, (o, _) in zip(ordered, results) if o is None)
+    result = Deployment(target, SUCCEEDED if succeeded else FAILED, sorted(recorded, key=lambda o: o.name),
+                        unchanged)
+    if rollback_templates:
+        previous = [Chosen(s, by_name[s.name].channel, s.repo, running.image.digest, running.tag or "")
+                    for s, (_, running) in zip(ordered, results) if running is not None]
+        missing = sorted(s.name for s, (_, running) in zip(ordered, results) if running is None)
+        if not previous:
+            raise NotFoundError(f"nothing to roll back to: no service was deployed to {target} before",
+                                "the failed deployment is recorded; deploy a known good set by hand")
+        done = render(chosen=previous, services=services, templates=list(rollback_templates),
+                      out=rollback_out, target=target)
+        result.rollback = dict(done.to_json(), missing=missing)
+    return result
+
+
+def deployed_images(*, store: Store, refs: List[Ref], target: str, succeeded: bool, now: datetime,
+                    by: Optional[str], reason: Optional[str] = None) -> Deployment:
+    """`shipmark deployed --target T IMAGE...`: the same records for images named one by one."""
+    check_target(target)
+    rec.check_text("reason", reason)
+    recorded = []
+    for ref in refs:
+        tags = store.list_tags(ref.repo)
+        running = current(store, ref.repo, target, tags)
+        image = load(store, ref, tags)
+        if running is not None and running.image.digest == image.digest and succeeded:
+            recorded.append(Outcome(None, image, ref.tag or "", running.image.pinned, NONE, running.record))
+            continue
+        recorded.append(record_deployment(store=store, image=image, tag=ref.tag or "",
+                                          target=target, succeeded=succeeded, now=now, by=by,
+                                          previous=running.image.pinned if running else None, reason=reason))
+    return Deployment(target, SUCCEEDED if succeeded else FAILED, recorded, [])
+
