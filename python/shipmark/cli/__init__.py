@@ -18,6 +18,7 @@ COMMANDS = [
     ("tag", "tag"), ("record", "record"), ("mark", "mark"), ("reject", "verdict"),
     ("restore", "verdict"), ("status", "status"), ("list", "listing"), ("promote", "promote"),
     ("pick", "pick"), ("rollback", "rollback"), ("history", "history"), ("demo", "demo"),
+    ("plan", "plan"), ("render", "render_cmd"), ("deployed", "deployed"), ("board", "board"),
 ]
 
 EXIT_CODES = """exit codes:
