@@ -1,5 +1,6 @@
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurper
+import org.codehaus.groovy.runtime.InvokerHelper
 
 /**
  * Runs vars/*.groovy steps and scripted Jenkinsfiles outside Jenkins, in Groovy 2.4 like Jenkins.
@@ -92,12 +93,24 @@ class PipelineHarness {
 
     Script loadStep(String step) {
         if (!loadedSteps.containsKey(step)) {
-            File file = new File(ROOT, "vars/${step}.groovy")
-            Script script = shell.parse(file)
-            script.binding = binding
-            loadedSteps[step] = script
+            loadedSteps[step] = InvokerHelper.createScript(stepClass(step), binding)
         }
         return loadedSteps[step]
+    }
+
+    /** Steps are compiled once per test run (compiling is most of the cost of a harness). */
+    private static final Map<String, Class> STEP_CLASSES = [:]
+    private static final GroovyClassLoader STEP_LOADER = new GroovyClassLoader(PipelineHarness.classLoader)
+
+    private static synchronized Class stepClass(String step) {
+        if (!STEP_CLASSES.containsKey(step)) {
+            File file = new File(ROOT, "vars/${step}.groovy")
+            if (!file.exists()) {
+                throw new IllegalArgumentException("no step ${step}: ${file} does not exist")
+            }
+            STEP_CLASSES[step] = STEP_LOADER.parseClass(file)
+        }
+        return STEP_CLASSES[step]
     }
 
     /**

@@ -1,0 +1,102 @@
+import dev.shipmark.Outcome
+import dev.shipmark.Plan
+import dev.shipmark.ShipmarkArgs
+import dev.shipmark.ShipmarkRunner
+import dev.shipmark.StepArgs
+
+/**
+ * Deploys the newest eligible image of every service: plan, render deploy files, run your own apply
+ * command, record the deployment. When apply fails: record the failure and, with rollback, render the
+ * previous deployed set, apply it once, then fail the build. Help: deployStable.txt.
+ */
+def call(Map args = [:]) {
+    Map defaults = [
+        services            : 'deploy/services.yaml', // services file (workspace-relative)
+        channel             : 'stable',               // channel whose newest eligible images are deployed
+        target              : null,                   // name of the environment, recorded with each deployment (required)
+        template            : null,                   // Jinja2 template for the deploy files (required)
+        outDir              : 'deploy/rendered',      // where the rendered files go; SHIPMARK_RENDER_DIR in apply
+        apply               : null,                   // your shell command that applies the rendered files (required)
+        rollback            : true,                   // on apply failure, render and apply the previous deployed set once
+        policy              : null,                   // policy file for all services; default: each service's own
+        credentialsId       : null,                   // Jenkins username/password credentials for the registry
+        jenkinsCredentialsId: null,                   // Jenkins user + API token credentials for Jenkins REST
+    ]
+    String problem = StepArgs.check(defaults, args, 'deployStable', ['services', 'channel', 'target', 'template', 'outDir', 'apply'])
+    if (problem) {
+        error(problem)
+    }
+    Map opts = defaults + args
+    ShipmarkRunner shipmark = new ShipmarkRunner(this, 'deployStable', opts)
+
+    Outcome plan = shipmark.run('plan', new ShipmarkArgs()
+        .option('services', opts.services)
+        .option('channel', opts.channel)
+        .option('policy', opts.policy)
+        .toList())
+    if (plan.refused) {
+        error(plan.refusal('deployStable', "nothing eligible for channel ${opts.channel}"))
+    }
+    if (!plan.ok) {
+        error(plan.failure('deployStable'))
+    }
+    for (String line : Plan.summary(plan.json)) {
+        echo("deployStable: ${line}")
+    }
+
+    Outcome rendered = shipmark.run('render', new ShipmarkArgs()
+        .option('services', opts.services)
+        .option('channel', opts.channel)
+        .option('template', opts.template)
+        .option('out', opts.outDir)
+        .option('policy', opts.policy)
+        .toList())
+    if (!rendered.ok) {
+        error(rendered.failure('deployStable'))
+    }
+
+    int status = applyRendered(opts, false)
+    if (status == 0) {
+        Outcome recorded = shipmark.run('deployed', deployedArgs(opts).toList())
+        if (!recorded.ok) {
+            error(recorded.failure('deployStable'))
+        }
+        echo("deployStable: deployed to ${opts.target}")
+        return Plan.images(plan.json)
+    }
+
+    ShipmarkArgs failed = deployedArgs(opts).flag('failed', true)
+    if (opts.rollback) {
+        failed.flag('rollback', true).option('template', opts.template).option('out', opts.outDir)
+    }
+    Outcome recorded = shipmark.run('deployed', failed.toList())
+    String what = "deployStable: apply failed with exit status ${status}"
+    if (!recorded.ok) {
+        error("${what}; recording the failed deployment failed too: ${recorded.message}")
+    }
+    if (!opts.rollback) {
+        error("${what}; recorded as a failed deployment to ${opts.target}")
+    }
+    int again = applyRendered(opts, true)
+    if (again != 0) {
+        error("${what}; rolled back to the previous deployed set, but applying it failed with exit status ${again}")
+    }
+    error("${what}; rolled back to the previous deployed set and applied it")
+}
+
+ShipmarkArgs deployedArgs(Map opts) {
+    return new ShipmarkArgs()
+        .option('target', opts.target)
+        .option('services', opts.services)
+        .option('channel', opts.channel)
+        .option('policy', opts.policy)
+}
+
+/** Runs the user's own apply command (theirs to write; the only shell text this library does not own). */
+int applyRendered(Map opts, boolean rollingBack) {
+    List<String> env = ["SHIPMARK_RENDER_DIR=${opts.outDir}", "SHIPMARK_TARGET=${opts.target}",
+                        "SHIPMARK_CHANNEL=${opts.channel}", "SHIPMARK_ROLLBACK=${rollingBack}"]
+    return withEnv(env) {
+        sh(returnStatus: true, script: opts.apply)
+    } as int
+}
