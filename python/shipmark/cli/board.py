@@ -1,9 +1,11 @@
 """shipmark board: the release board as one self-contained HTML page."""
 
 from ..errors import InputError
-from ..ops import board
 from . import Output, common
 from .plan import load_services, policy_resolver, services_flags
+
+
+DEFAULT_VERSIONS = 15   # as ops.board.DEFAULT_VERSIONS, which --help does not import
 
 
 def add(sub):
@@ -14,14 +16,15 @@ def add(sub):
                                    "Publish it with Jenkins' HTML Publisher.")
     services_flags(p, channel_help="channel whose next image is marked (default: the file's, else stable)")
     p.add_argument("--out", metavar="FILE", default="board.html", help="the page to write (default: board.html)")
-    p.add_argument("--versions", type=int, default=board.DEFAULT_VERSIONS, metavar="N",
-                   help=f"versions per service (default {board.DEFAULT_VERSIONS})")
+    p.add_argument("--versions", type=int, default=DEFAULT_VERSIONS, metavar="N",
+                   help=f"versions per service (default {DEFAULT_VERSIONS})")
     p.add_argument("--title", default="Release board", help="page title")
     common(p)
     p.set_defaults(run=run)
 
 
 def run(args, ctx) -> Output:
+    from ..ops import board  # lazily: --help stays fast
     if not args.out:
         raise InputError("board needs --out FILE", "e.g. --out board.html")
     services = load_services(args)

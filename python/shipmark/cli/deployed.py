@@ -1,7 +1,6 @@
 """shipmark deployed: record what the apply command did, and roll back the files after a failure."""
 
 from ..errors import InputError
-from ..ops import deploy
 from . import Output, common
 from .plan import load_services, services_flags
 from .render_cmd import chosen
@@ -33,6 +32,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import deploy  # lazily: --help stays fast
     if args.rollback and not args.failed:
         raise InputError("--rollback goes with --failed", "a successful deployment has nothing to roll back")
     if args.rollback and not (args.template and args.out):
@@ -63,8 +63,8 @@ def run(args, ctx) -> Output:
     return Output(result.to_json(), deployed_lines(result))
 
 
-def deployed_lines(result: deploy.Deployment) -> list:
-    verb = "deployed to" if result.result == deploy.SUCCEEDED else "FAILED to deploy to"
+def deployed_lines(result) -> list:
+    verb = "deployed to" if result.result == "succeeded" else "FAILED to deploy to"
     lines = []
     for o in result.recorded:
         name = o.name or o.image.repo.name

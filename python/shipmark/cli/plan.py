@@ -7,7 +7,6 @@ from typing import Callable, Dict, Optional
 from .. import policyfile, servicesfile
 from ..core.policy import Policy
 from ..core.services import ServicesFile
-from ..ops import deploy
 from . import Output, common
 from .context import setting
 
@@ -56,6 +55,7 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
+    from ..ops import deploy  # lazily: --help stays fast
     services = load_services(args)
     result = deploy.plan(store_for=ctx.store, services=services, names=args.only, channel=args.channel,
                          target=args.target, policy_for=policy_resolver(args, services), now=ctx.now,
@@ -63,7 +63,8 @@ def run(args, ctx) -> Output:
     return Output(result.to_json(), plan_lines(result))
 
 
-def plan_lines(result: deploy.Plan) -> list:
+def plan_lines(result) -> list:
+    from ..ops import deploy
     head = f"plan for {result.target}" if result.target else "plan (no target: nothing compared)"
     lines = [f"{head}, channel {result.channel}:"]
     width = max(len(p.service.name) for p in result.services)

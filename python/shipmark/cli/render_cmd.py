@@ -3,7 +3,6 @@
 import json
 
 from ..errors import InputError
-from ..ops import deploy
 from . import Output, common
 from .plan import load_services, policy_resolver, services_flags
 
@@ -28,6 +27,7 @@ def add(sub):
 
 def chosen(args, ctx, services):
     """The images to render or record: a saved plan, else a fresh one."""
+    from ..ops import deploy
     if getattr(args, "plan", None):
         try:
             with open(args.plan, encoding="utf-8") as fh:
@@ -50,6 +50,7 @@ def run(args, ctx) -> Output:
         raise InputError("render needs --template TEMPLATE", "e.g. --template docker-compose.yml.j2")
     if not args.out:
         raise InputError("render needs --out DIR", "the directory the deploy files are written to")
+    from ..ops import deploy  # lazily: --help stays fast
     services = load_services(args)
     images, target = chosen(args, ctx, services)
     result = deploy.render(chosen=images, services=services, templates=args.template, out=args.out,
