@@ -8,6 +8,7 @@ regular expressions.
     proxy = FaultProxy("127.0.0.1:5000").start()
     proxy.fail(method="GET", path=r"/manifests/", times=1)        # first matching GET -> 503
     proxy.drop(method="PUT", path=r"/manifests/v1$", nth=2)       # second such PUT -> dropped
+    proxy.rewrite(r"from=[^&]*", "from=elsewhere", method="POST")   # forwarded, altered
     store.get_manifest(parse(f"{proxy.host}/app:v1"))           # talks to the proxy
     assert [e.action for e in proxy.requests(method="GET")] == ["fail", "forward"]
     proxy.stop()
@@ -33,7 +34,8 @@ class Rule:
     """Fire `action` on matching requests number nth, nth+1, ... (times of them; None = all).
 
     action: "fail" answers `status` with a small distribution-spec error body; "drop" closes
-    the connection after reading the request, without answering."""
+    the connection after reading the request, without answering; "rewrite" forwards the
+    request with `re.sub(*sub, path)` applied to its path and query."""
 
     action: str
     method: Optional[str] = None      # regex, full match, case-insensitive
@@ -41,12 +43,15 @@ class Rule:
     nth: int = 1
     times: Optional[int] = 1
     status: int = 503
+    sub: Optional[tuple] = None       # (pattern, replacement) for "rewrite"
     seen: int = 0                     # matching requests so far
     fired: int = 0                    # requests this rule failed or dropped
 
     def __post_init__(self):
-        if self.action not in ("fail", "drop"):
-            raise ValueError(f"unknown action {self.action!r}: use 'fail' or 'drop'")
+        if self.action not in ("fail", "drop", "rewrite"):
+            raise ValueError(f"unknown action {self.action!r}: use 'fail', 'drop' or 'rewrite'")
+        if self.action == "rewrite" and not self.sub:
+            raise ValueError("a rewrite rule needs sub=(pattern, replacement)")
         if self.nth < 1:
             raise ValueError("nth counts from 1")
 
@@ -74,7 +79,7 @@ class Entry:
 
     method: str
     path: str
-    action: str                       # "forward", "fail" or "drop"
+    action: str                       # "forward", "fail", "drop" or "rewrite"
     status: Optional[int] = None      # what the client got (None when dropped)
     request_bytes: int = 0            # body bytes the client sent
     response_bytes: int = 0
@@ -136,6 +141,10 @@ class FaultProxy:
     def drop(self, method: Optional[str] = None, path: Optional[str] = None, nth: int = 1,
              times: Optional[int] = 1) -> Rule:
         return self.add_rule(Rule("drop", method, path, nth, times))
+
+    def rewrite(self, pattern: str, replacement: str, method: Optional[str] = None,
+                path: Optional[str] = None, nth: int = 1, times: Optional[int] = 1) -> Rule:
+        return self.add_rule(Rule("rewrite", method, path, nth, times, sub=(pattern, replacement)))
 
     def clear(self) -> None:
         """Forget rules and the request log."""
@@ -211,6 +220,10 @@ def _make_handler(proxy: FaultProxy):
                 except OSError:
                     pass
                 return
+            if rule is not None and rule.action == "rewrite":
+                entry.action = "rewrite"
+                self.path = re.sub(rule.sub[0], rule.sub[1], self.path)
+                rule = None
             if rule is not None:
                 payload = (b'{"errors":[{"code":"UNAVAILABLE","message":"injected by '
                            b'faultproxy"}]}')

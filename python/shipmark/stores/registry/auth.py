@@ -113,10 +113,7 @@ class Authenticator:
             return self._basic_header(host)
         if scheme == "bearer":
             scopes = list(scopes)
-            wanted = list(scopes)
-            extra = params.get("scope")
-            if extra:
-                wanted += [s for s in extra.split(" ") if s and s not in wanted]
+            wanted = merge_scopes(scopes + (params.get("scope") or "").split(" "))
             return "Bearer " + self._token(host, scopes, wanted, params, rejected)
         raise AuthError(f"registry {host} asks for {scheme or 'an unknown'} authentication, "
                         "which shipmark does not support",
@@ -209,6 +206,22 @@ def auth_error(host: str, had_creds: bool, what: str = "") -> AuthError:
         message = f"registry {host} requires credentials{target}"
         hint = CREDS_HINT.format(host=host)
     return AuthError(message, hint)
+
+
+def merge_scopes(scopes: Iterable[str]) -> List[str]:
+    """One entry per resource with the union of its actions, in first-seen order:
+    ["repository:a:pull", "repository:a:push,pull"] -> ["repository:a:pull,push"]."""
+    merged: Dict[str, List[str]] = {}
+    for scope in scopes:
+        if not scope:
+            continue
+        resource, sep, actions = scope.rpartition(":")
+        if not sep or ":" not in resource:
+            merged.setdefault(scope, [])
+            continue
+        have = merged.setdefault(resource, [])
+        have.extend(a for a in actions.split(",") if a and a not in have)
+    return [f"{r}:{','.join(a)}" if a else r for r, a in merged.items()]
 
 
 def _scope_key(scopes: Iterable[str]) -> str:

@@ -1,0 +1,199 @@
+"""Records attached to images, on every store: round trip, which discovery path each store
+takes, 50 concurrent writer processes, and what oras sees."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shipmark.core import mediatype as mt
+from shipmark.core.descriptor import Descriptor
+from shipmark.stores import referrers
+
+from faultproxy import FaultProxy
+from servers import build_record, push_image, run_tool
+
+WRITERS = 50
+RESULTS = Path(os.environ.get("SHIPMARK_TEST_RESULTS", "/tmp/shipmark-test-results.json"))
+
+
+def _attach(case, image, index, **kw):
+    record, blobs = build_record(image.descriptor, index, **kw)
+    referrers.attach(case.store, case.repo, image.descriptor, record, blobs)
+    return record
+
+
+def _oras_digests(case, digest):
+    out = run_tool("oras", "discover", "--format", "json", *case.oras_target(digest)).stdout
+    return sorted(r["digest"] for r in json.loads(out).get("referrers") or [])
+
+
+def _index_digests(case, digest):
+    """What the `sha256-<hex>` tag-schema index lists (None when there is none)."""
+    from shipmark.errors import NotFoundError
+    try:
+        index = case.store.get_manifest(case.repo.with_tag(referrers.fallback_tag(digest)))
+    except NotFoundError:
+        return None
+    return sorted(m["digest"] for m in index.data.get("manifests") or [])
+
+
+def test_attach_then_list_round_trip(store):
+    image = push_image(store.store, store.repo, "1.0.0-b1", seed="roundtrip")
+    records = [_attach(store, image, i, suite=f"suite{i}") for i in range(3)]
+    found = referrers.list_referrers(store.store, store.repo, image.digest)
+    assert [d.digest for d in found] == sorted(r.digest for r in records)
+    by_digest = {d.digest: d for d in found}
+    for i, record in enumerate(records):
+        desc = by_digest[record.digest]
+        assert desc.media_type == mt.OCI_MANIFEST and desc.size == len(record.raw)
+        assert desc.annotations[mt.A_SUITE] == f"suite{i}"
+        assert desc.annotations[mt.A_KIND] == "test"
+        if store.native_referrers:
+            # go-containerregistry reports the config media type, not the manifest's
+            # artifactType (its handleReferrers ignores the field).
+            assert desc.artifact_type in (mt.RECORD_ARTIFACT, mt.OCI_EMPTY)
+        else:
+            assert desc.artifact_type == mt.RECORD_ARTIFACT
+        assert store.store.get_manifest(store.repo.with_digest(record.digest)).raw == record.raw
+
+
+def test_attach_is_idempotent(store):
+    image = push_image(store.store, store.repo, "v1", seed="idem")
+    record = _attach(store, image, 7)
+    _attach(store, image, 7)
+    assert [d.digest for d in referrers.list_referrers(store.store, store.repo, image.digest)] \
+        == [record.digest]
+
+
+def test_records_belong_to_their_own_image(store):
+    one = push_image(store.store, store.repo, "one", seed="one")
+    two = push_image(store.store, store.repo, "two", seed="two")
+    r1 = _attach(store, one, 1)
+    r2 = _attach(store, two, 2)
+    assert [d.digest for d in referrers.list_referrers(store.store, store.repo, one.digest)] \
+        == [r1.digest]
+    assert [d.digest for d in referrers.list_referrers(store.store, store.repo, two.digest)] \
+        == [r2.digest]
+    assert referrers.list_referrers(store.store, store.repo, "sha256:" + "e" * 64) == []
+
+
+def test_each_store_takes_its_discovery_path(store):
+    """Native referrers API on the registry that has one; the tag schema (index + one tag per
+    record) on Docker Registry 2.8 and on an OCI layout."""
+    image = push_image(store.store, store.repo, "v1", seed="path")
+    record = _attach(store, image, 1)
+    tags = store.store.list_tags(store.repo)
+    api = referrers.native_api(store.store)
+    if store.kind == "ocidir":
+        assert api is None
+    else:
+        assert api is store.store
+        assert store.store.has_referrers_api(store.repo.registry) is store.native_referrers
+    if store.native_referrers:
+        assert [d.digest for d in api.referrers(store.repo, image.digest)] == [record.digest]
+        assert not any(referrers.is_internal_tag(t) for t in tags)
+    else:
+        assert referrers.record_tag(image.digest, record.digest) in tags
+        assert _index_digests(store, image.digest) == [record.digest]
+
+
+def test_referrers_api_is_probed_once_per_registry(registry_store):
+    image = push_image(registry_store.store, registry_store.repo, "v1", seed="probe")
+    with FaultProxy(registry_store.server.host) as proxy:
+        client, repo = registry_store.through(proxy)
+        for i in range(3):
+            record, blobs = build_record(image.descriptor, i)
+            referrers.attach(client, repo, image.descriptor, record, blobs)
+            referrers.list_referrers(client, repo, image.digest)
+        probes = proxy.requests(method="GET", path=r"/referrers/")
+    if registry_store.native_referrers:
+        assert len(probes) == 6 and all(p.status == 200 for p in probes)
+    else:
+        assert len(probes) == 1 and probes[0].status == 404
+
+
+_WORKER = r"""
+import json, os, sys, time, base64
+from shipmark.core.descriptor import Descriptor, Manifest
+from shipmark.core.ref import parse
+from shipmark.stores import open_store, referrers
+job = json.load(open(sys.argv[1]))
+repo = parse(job["repo"], default_tag=None)
+subject = Descriptor.from_json(job["subject"])
+record = Manifest(job["media_type"], base64.b64decode(job["raw"]))
+blobs = {d: base64.b64decode(b) for d, b in job["blobs"].items()}
+store = open_store(repo)
+open(job["ready"], "w").close()
+while not os.path.exists(job["go"]):
+    time.sleep(0.005)
+referrers.attach(store, repo, subject, record, blobs)
+store.close()
+print(record.digest)
+"""
+
+
+def test_concurrent_writers_lose_no_record(store, tmp_path):
+    """50 processes attach 50 distinct records to one image at the same moment."""
+    image = push_image(store.store, store.repo, "v1", seed="race")
+    go = tmp_path / "go"
+    procs, expected = [], []
+    for i in range(WRITERS):
+        record, blobs = build_record(image.descriptor, i, created=f"2026-11-28T00:00:{i:02d}Z")
+        expected.append(record.digest)
+        job = tmp_path / f"job{i}.json"
+        job.write_text(json.dumps({
+            "repo": str(store.repo), "subject": image.descriptor.to_json(), "go": str(go),
+            "ready": str(tmp_path / f"ready{i}"),
+            "media_type": record.media_type, "raw": base64.b64encode(record.raw).decode(),
+            "blobs": {d: base64.b64encode(b).decode() for d, b in blobs.items()}}))
+        procs.append(subprocess.Popen([sys.executable, "-c", _WORKER, str(job)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    deadline = time.monotonic() + 240  # let them all import; then all write at once
+    while (sum(1 for i in range(WRITERS) if (tmp_path / f"ready{i}").exists()) < WRITERS
+           and time.monotonic() < deadline and all(p.poll() is None for p in procs)):
+        time.sleep(0.05)
+    go.touch()
+    started = time.monotonic()
+    failures = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        if proc.returncode != 0:
+            failures.append(err[-800:])
+    elapsed = time.monotonic() - started
+    assert not failures, f"{len(failures)} writers failed; first:\n{failures[0]}"
+
+    listed = [d.digest for d in referrers.list_referrers(store.store, store.repo, image.digest)]
+    measured = {"store": store.kind, "writers": WRITERS, "listed": len(listed),
+                "seconds": round(elapsed, 2)}
+    if not store.native_referrers:
+        before = _index_digests(store, image.digest) or []
+        measured["index_before_refresh"] = len(before)
+        measured["oras_before_refresh"] = len(_oras_digests(store, image.digest))
+        referrers.refresh_index(store.store, store.repo, image.digest)
+        assert _index_digests(store, image.digest) == sorted(expected)
+    measured["oras"] = len(_oras_digests(store, image.digest))
+    _save(measured)
+    assert sorted(listed) == sorted(expected)
+    assert _oras_digests(store, image.digest) == sorted(expected)
+
+
+def test_oras_discover_lists_our_records(store):
+    image = push_image(store.store, store.repo, "v1", seed="oras")
+    records = [_attach(store, image, i) for i in range(3)]
+    assert _oras_digests(store, image.digest) == sorted(r.digest for r in records)
+
+
+def _save(measured):
+    try:
+        data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    except ValueError:
+        data = {}
+    data[f"concurrency/{measured['store']}"] = measured
+    RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True))
+    print("measured:", json.dumps(measured))
