@@ -29,11 +29,7 @@ def call(Map args = [:]) {
     Map opts = defaults + args
     ShipmarkRunner shipmark = new ShipmarkRunner(this, 'deployStable', opts)
 
-    Outcome plan = shipmark.run('plan', new ShipmarkArgs()
-        .option('services', opts.services)
-        .option('channel', opts.channel)
-        .option('policy', opts.policy)
-        .toList())
+    Outcome plan = shipmark.run('plan', planArgs(opts).toList())
     if (plan.refused) {
         error(plan.refusal('deployStable', "nothing eligible for channel ${opts.channel}"))
     }
@@ -44,12 +40,11 @@ def call(Map args = [:]) {
         echo("deployStable: ${line}")
     }
 
-    Outcome rendered = shipmark.run('render', new ShipmarkArgs()
-        .option('services', opts.services)
-        .option('channel', opts.channel)
+    // render and deployed read the saved plan, so they use exactly the images planned above.
+    Outcome rendered = shipmark.run('render', planArgs(opts)
+        .option('plan', plan.outFile)
         .option('template', opts.template)
         .option('out', opts.outDir)
-        .option('policy', opts.policy)
         .toList())
     if (!rendered.ok) {
         error(rendered.failure('deployStable'))
@@ -57,7 +52,7 @@ def call(Map args = [:]) {
 
     int status = applyRendered(opts, false)
     if (status == 0) {
-        Outcome recorded = shipmark.run('deployed', deployedArgs(opts).toList())
+        Outcome recorded = shipmark.run('deployed', planArgs(opts).option('plan', plan.outFile).toList())
         if (!recorded.ok) {
             error(recorded.failure('deployStable'))
         }
@@ -65,7 +60,7 @@ def call(Map args = [:]) {
         return Plan.images(plan.json)
     }
 
-    ShipmarkArgs failed = deployedArgs(opts).flag('failed', true)
+    ShipmarkArgs failed = planArgs(opts).option('plan', plan.outFile).flag('failed', true)
     if (opts.rollback) {
         failed.flag('rollback', true).option('template', opts.template).option('out', opts.outDir)
     }
@@ -84,11 +79,12 @@ def call(Map args = [:]) {
     error("${what}; rolled back to the previous deployed set and applied it")
 }
 
-ShipmarkArgs deployedArgs(Map opts) {
+/** The arguments plan, render and deployed share. */
+ShipmarkArgs planArgs(Map opts) {
     return new ShipmarkArgs()
-        .option('target', opts.target)
         .option('services', opts.services)
         .option('channel', opts.channel)
+        .option('target', opts.target)
         .option('policy', opts.policy)
 }
 

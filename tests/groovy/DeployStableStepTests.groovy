@@ -18,6 +18,11 @@ class DeployStableStepTests extends StepTestCase {
         h.otherShell = { Map call, Map env -> [status: left ? left.remove(0) : 0, stdout: ''] }
     }
 
+    /** --plan=FILE: the plan's own JSON output, which render and deployed must read. */
+    String planFile() {
+        return "--plan=${h.helperRuns.find { it.command == 'plan' }.env.SHIPMARK_OUT}".toString()
+    }
+
     List<Map> applyCalls() {
         return h.shells.findAll { it.script == APPLY }
     }
@@ -28,9 +33,10 @@ class DeployStableStepTests extends StepTestCase {
         Map deployed = h.runStep('deployStable', ARGS)
         assertEquals([api: PLAN.services[0].image, web: PLAN.services[1].image], deployed)
         assertEquals(['plan', 'render', 'deployed'], commands())
-        assertEquals(['--services=deploy/services.yaml', '--channel=stable'], argvOf('plan'))
-        assertEquals(['--services=deploy/services.yaml', '--channel=stable', '--template=deploy/compose.yml.j2', '--out=deploy/rendered'], argvOf('render'))
-        assertEquals(['--target=stable-server', '--services=deploy/services.yaml', '--channel=stable'], argvOf('deployed'))
+        assertEquals(['--services=deploy/services.yaml', '--channel=stable', '--target=stable-server'], argvOf('plan'))
+        assertEquals(['--services=deploy/services.yaml', '--channel=stable', '--target=stable-server', planFile(),
+                      '--template=deploy/compose.yml.j2', '--out=deploy/rendered'], argvOf('render'))
+        assertEquals(['--services=deploy/services.yaml', '--channel=stable', '--target=stable-server', planFile()], argvOf('deployed'))
         assertEquals(1, applyCalls().size())
         Map env = applyCalls()[0].env
         assertEquals('deploy/rendered', env.SHIPMARK_RENDER_DIR)
@@ -53,7 +59,7 @@ class DeployStableStepTests extends StepTestCase {
         String message = errorFrom { h.runStep('deployStable', ARGS + [outDir: 'out']) }
         assertEquals('deployStable: apply failed with exit status 1; rolled back to the previous deployed set and applied it', message)
         assertEquals(['plan', 'render', 'deployed'], commands())
-        assertEquals(['--target=stable-server', '--services=deploy/services.yaml', '--channel=stable', '--failed', '--rollback',
+        assertEquals(['--services=deploy/services.yaml', '--channel=stable', '--target=stable-server', planFile(), '--failed', '--rollback',
                       '--template=deploy/compose.yml.j2', '--out=out'], argvOf('deployed'))
         assertEquals(2, applyCalls().size())
         assertEquals('true', applyCalls()[1].env.SHIPMARK_ROLLBACK)
@@ -73,7 +79,7 @@ class DeployStableStepTests extends StepTestCase {
         applyExits([1])
         assertEquals('deployStable: apply failed with exit status 1; recorded as a failed deployment to stable-server',
             errorFrom { h.runStep('deployStable', ARGS + [rollback: false]) })
-        assertEquals(['--target=stable-server', '--services=deploy/services.yaml', '--channel=stable', '--failed'], argvOf('deployed'))
+        assertEquals(['--services=deploy/services.yaml', '--channel=stable', '--target=stable-server', planFile(), '--failed'], argvOf('deployed'))
         assertEquals(1, applyCalls().size())
     }
 
@@ -99,6 +105,14 @@ class DeployStableStepTests extends StepTestCase {
         answer(plan: [status: 3, json: [error: [message: 'nothing eligible', reasons: ['api: every image failed acceptance']]]])
         assertEquals('deployStable: nothing eligible for channel stable: api: every image failed acceptance', errorFrom { h.runStep('deployStable', ARGS) })
         assertEquals([], applyCalls())
+    }
+
+    @Test
+    void render_and_deployed_read_the_saved_plan_byte_for_byte() {
+        answer(plan: [status: 0, json: PLAN])
+        h.runStep('deployStable', ARGS)
+        String saved = h.helperRuns.find { it.command == 'plan' }.env.SHIPMARK_OUT
+        assertEquals(groovy.json.JsonOutput.toJson(PLAN), new File(saved).text)
     }
 
     @Test

@@ -41,6 +41,8 @@ class InjectionTests {
                        fields: [image: null, reason: 'reason']],
         stableImages: [base  : [:],
                        fields: [services: 'services', channel: 'channel', policy: 'policy']],
+        releaseBoard: [base  : [publish: false],
+                       fields: [services: 'services', channel: 'channel', target: 'target', out: 'out', title: 'title']],
         deployStable: [base  : [target: 'stable-server', template: 'deploy/t.j2', apply: APPLY],
                        fields: [services: 'services', channel: 'channel', target: 'target', template: 'template', outDir: 'out', policy: 'policy']],
     ]

@@ -74,7 +74,7 @@ class ShipmarkRunner implements Serializable {
                 script.sh(returnStatus: true, script: line)
             }
         } as int
-        return new Outcome(status, readOutput(outFile))
+        return new Outcome(status, readOutput(outFile), outFile)
     }
 
     /** Runs body inside `withCredentials` for the registry and Jenkins credentials that were given. */
