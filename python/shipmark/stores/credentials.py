@@ -10,6 +10,7 @@ The source of a credential is logged at INFO, never its value. There is no passw
 
 import logging
 import os
+import warnings
 from typing import Mapping, Optional, Tuple
 
 from ..errors import AuthError
@@ -54,8 +55,10 @@ def docker_config_creds(host: str, environ: Optional[Mapping[str, str]] = None
         return None
     name = _HUB_ALIASES.get(host, host)
     try:
-        config = docker_auth.load_config(config_path=path)
-        found = docker_auth.resolve_authconfig(config, registry=name)
+        with warnings.catch_warnings():  # the SDK warns on stderr about a missing helper
+            warnings.simplefilter("ignore")
+            config = docker_auth.load_config(config_path=path)
+            found = docker_auth.resolve_authconfig(config, registry=name)
     except docker_errors.DockerException as exc:
         # A helper that fails (not installed, locked keychain): say which, never echo output.
         raise AuthError(f"the Docker credential helper for {host} failed "

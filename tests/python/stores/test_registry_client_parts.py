@@ -1,0 +1,208 @@
+"""The registry client's parts without a registry: credentials, cache, challenge parsing,
+scheme selection, URL masking, and that nothing heavy is imported at start-up."""
+
+import base64
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from shipmark.core.descriptor import sha256
+from shipmark.core.ref import parse
+from shipmark.errors import AuthError, InputError
+from shipmark.stores import credentials, open_store
+from shipmark.stores.cache import ManifestCache
+from shipmark.stores.registry.auth import merge_scopes, parse_challenge
+from shipmark.stores.registry.client import RegistryStore, is_loopback
+from shipmark.stores.registry.transport import sanitize_url
+
+
+# -- credentials -------------------------------------------------------------------------------
+
+def test_environment_credentials_come_first(tmp_path, caplog):
+    env = {"SHIPMARK_REGISTRY_USERNAME": "ci", "SHIPMARK_REGISTRY_PASSWORD": "s3cr3t-env",
+           "DOCKER_CONFIG": str(tmp_path)}
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"auths": {"reg.example": {"auth": base64.b64encode(b"other:pw").decode()}}}))
+    with caplog.at_level(logging.INFO, logger="shipmark.credentials"):
+        assert credentials.creds_for("reg.example", env) == ("ci", "s3cr3t-env")
+    assert "SHIPMARK_REGISTRY_USERNAME" in caplog.text and "s3cr3t-env" not in caplog.text
+
+
+def test_half_set_environment_is_an_auth_error():
+    with pytest.raises(AuthError) as err:
+        credentials.creds_for("reg.example", {"SHIPMARK_REGISTRY_USERNAME": "ci"})
+    assert "SHIPMARK_REGISTRY_PASSWORD" in err.value.message
+
+
+def test_docker_config_auths(tmp_path, caplog):
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {
+        "reg.example:5000": {"auth": base64.b64encode(b"alice:pw-from-config").decode()},
+        "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:hubpw").decode()}}}))
+    env = {"DOCKER_CONFIG": str(tmp_path)}
+    with caplog.at_level(logging.INFO, logger="shipmark.credentials"):
+        assert credentials.creds_for("reg.example:5000", env) == ("alice", "pw-from-config")
+    assert str(tmp_path) in caplog.text and "pw-from-config" not in caplog.text
+    assert credentials.creds_for("registry-1.docker.io", env) == ("hub", "hubpw")
+    assert credentials.creds_for("other.example", env) is None
+
+
+def test_docker_credential_helper(tmp_path, monkeypatch, caplog):
+    helper = tmp_path / "bin" / "docker-credential-shipmarktest"
+    helper.parent.mkdir()
+    helper.write_text("#!/bin/sh\nread host\n"
+                      "echo '{\"ServerURL\":\"'$host'\",\"Username\":\"helper-user\","
+                      "\"Secret\":\"helper-secret\"}'\n")
+    helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"credHelpers": {"helped.example": "shipmarktest"}}))
+    env = {"DOCKER_CONFIG": str(tmp_path), "PATH": os.environ["PATH"]}
+    with caplog.at_level(logging.INFO, logger="shipmark.credentials"):
+        assert credentials.creds_for("helped.example", env) == ("helper-user", "helper-secret")
+    assert "docker-credential-shipmarktest" in caplog.text
+    assert "helper-secret" not in caplog.text
+
+
+def test_broken_credential_store_is_an_auth_error(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"credsStore": "does-not-exist"}))
+    with pytest.raises(AuthError) as err:
+        credentials.creds_for("reg.example", {"DOCKER_CONFIG": str(tmp_path)})
+    assert "credential helper" in err.value.message
+
+
+def test_malformed_docker_config_does_not_echo_it(tmp_path):
+    (tmp_path / "config.json").write_text('{"auths": {"reg.example": {"auth": "c2VjcmV0LXB3"')
+    try:
+        found = credentials.creds_for("reg.example", {"DOCKER_CONFIG": str(tmp_path)})
+    except AuthError as exc:
+        assert "malformed" in exc.message and "c2VjcmV0LXB3" not in exc.message + exc.hint
+    else:
+        assert found is None  # the docker SDK ignores a config it cannot parse
+
+
+def test_no_config_no_credentials(tmp_path):
+    assert credentials.creds_for("reg.example", {"DOCKER_CONFIG": str(tmp_path)}) is None
+
+
+# -- cache -------------------------------------------------------------------------------------
+
+def test_cache_round_trip_and_damage(tmp_path):
+    cache = ManifestCache(str(tmp_path))
+    raw = b'{"schemaVersion": 2}'
+    digest = sha256(raw)
+    assert cache.get(digest) is None
+    cache.put(digest, "application/vnd.oci.image.manifest.v1+json", raw)
+    assert cache.get(digest) == ("application/vnd.oci.image.manifest.v1+json", raw)
+    cache.put(sha256(b"other"), "x", raw)           # wrong digest: refused
+    assert cache.get(sha256(b"other")) is None
+    path = tmp_path / "manifests" / "sha256" / digest[7:]
+    path.write_bytes(b"application/json\n{tampered}")
+    assert cache.get(digest) is None and not path.exists()
+    assert cache.get("sha256:../../etc/passwd") is None
+
+
+def test_cache_concurrent_writers_leave_whole_entries(tmp_path):
+    cache = ManifestCache(str(tmp_path))
+    raws = [json.dumps({"n": i, "pad": "x" * 5000}).encode() for i in range(40)]
+
+    def write():
+        for raw in raws:
+            cache.put(sha256(raw), "application/json", raw)
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(cache.get(sha256(raw)) == ("application/json", raw) for raw in raws)
+    leftovers = [p for p in (tmp_path / "manifests" / "sha256").iterdir()
+                 if p.name.startswith(".tmp")]
+    assert leftovers == []
+
+
+def test_unwritable_cache_is_not_fatal(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    cache = ManifestCache(str(blocker))
+    raw = b"{}"
+    cache.put(sha256(raw), "application/json", raw)
+    assert cache.get(sha256(raw)) is None
+
+
+def test_get_by_digest_is_served_from_the_cache(tmp_path):
+    raw = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+    cache = ManifestCache(str(tmp_path))
+    cache.put(sha256(raw), "application/vnd.oci.image.manifest.v1+json", raw)
+    # Port 9 on loopback: nothing listens; any request would fail.
+    store = RegistryStore(cache=cache)
+    got = store.get_manifest(parse("127.0.0.1:9/app", None).with_digest(sha256(raw)))
+    assert got.raw == raw and got.digest == sha256(raw)
+    store.close()
+
+
+# -- auth parsing ------------------------------------------------------------------------------
+
+def test_parse_bearer_challenge():
+    scheme, params = parse_challenge(
+        'Bearer realm="https://auth.example/token",service="registry.example",'
+        'scope="repository:team/app:pull,push",error="insufficient_scope"')
+    assert scheme == "bearer"
+    assert params == {"realm": "https://auth.example/token", "service": "registry.example",
+                      "scope": "repository:team/app:pull,push", "error": "insufficient_scope"}
+    assert parse_challenge('Basic realm="Registry Realm"') == ("basic", {"realm": "Registry Realm"})
+
+
+def test_merge_scopes():
+    assert merge_scopes(["repository:a:pull", "repository:a:push,pull", "repository:b:pull",
+                         ""]) == ["repository:a:pull,push", "repository:b:pull"]
+
+
+# -- scheme, URLs, settings --------------------------------------------------------------------
+
+@pytest.mark.parametrize("registry,loopback", [
+    ("127.0.0.1:5000", True), ("127.1.2.3", True), ("localhost:5000", True), ("[::1]:5000", True),
+    ("localhost", True), ("registry.example:5000", False), ("10.0.0.1:5000", False),
+    ("docker.io", False), ("[2001:db8::1]:443", False)])
+def test_loopback_detection(registry, loopback):
+    assert is_loopback(registry) is loopback
+
+
+def test_insecure_registries_get_plain_http_others_https(monkeypatch):
+    monkeypatch.setenv("SHIPMARK_INSECURE_REGISTRIES", "build-cache:5000, legacy.example")
+    store = open_store(parse("registry.example/app:1"))
+    assert store.plain_http("build-cache:5000") and store.plain_http("legacy.example:443")
+    assert not store.plain_http("registry.example") and not store.plain_http("build-cache:6000")
+    assert store._base("docker.io") == "https://registry-1.docker.io"
+    store.close()
+
+
+def test_ca_file_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHIPMARK_CA_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(InputError):
+        open_store(parse("registry.example/app:1"))
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SHIPMARK_CA_FILE", str(ca))
+    store = open_store(parse("registry.example/app:1"))
+    assert store._verify_for("https://registry.example/v2/") == str(ca)
+    store.close()
+
+
+def test_sanitize_url_masks_userinfo_and_secrets():
+    assert sanitize_url("https://user:pw@reg.example/v2/?_state=abc&digest=sha256:1") == \
+        "https://***@reg.example/v2/?_state=***&digest=sha256:1"
+    assert "pw" not in sanitize_url("http://u:pw@h/token?password=pw&scope=x")
+
+
+def test_import_shipmark_stays_light():
+    code = ("import sys, shipmark, shipmark.stores, shipmark.stores.base, "
+            "shipmark.stores.referrers; "
+            "print(sorted(m for m in ('requests','urllib3','docker') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
