@@ -14,6 +14,7 @@ from ..core.ref import Ref
 ENVIRONMENT = {
     "policy": "SHIPMARK_POLICY",
     "by": "SHIPMARK_BY",
+    "description_format": "SHIPMARK_DESCRIPTION_FORMAT",
 }
 
 
@@ -41,6 +42,14 @@ class Context:
         if key not in self._stores:
             self._stores[key] = open_store(ref)
         return self._stores[key]
+
+    def jenkins(self):
+        """The Jenkins REST client from JENKINS_URL, JENKINS_USER and JENKINS_API_TOKEN, or None
+        when JENKINS_URL is unset (outside Jenkins)."""
+        if not hasattr(self, "_jenkins"):
+            from ..jenkins import Client
+            self._jenkins = Client.from_env(os.environ)
+        return self._jenkins
 
     def policy(self) -> Policy:
         from .. import policyfile

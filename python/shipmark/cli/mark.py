@@ -3,6 +3,7 @@
 from ..core.record import RESULTS
 from ..errors import InputError
 from . import Output, common
+from .jenkins_cmd import after_registry_op, sync_flags
 
 
 def add(sub):
@@ -17,6 +18,7 @@ def add(sub):
     p.add_argument("--url", help="where the test run can be seen, e.g. $BUILD_URL")
     p.add_argument("--configuration", help="test configuration name (default: the suite)")
     p.add_argument("--by", help="who marks (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    sync_flags(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -40,4 +42,6 @@ def run(args, ctx) -> Output:
     line = f"marked {out.image.pinned}: {args.suite} {result}"
     if counts:
         line += f" ({counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped)"
-    return Output(data, [line])
+    from ..ops.jenkins_sync import Update
+    return after_registry_op(args, ctx, Output(data, [line]), ctx.store(ref),
+                             [Update(out.image, f"{args.suite} {result}")])

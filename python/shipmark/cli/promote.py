@@ -1,7 +1,10 @@
 """shipmark promote: let an image into a channel if the policy allows it."""
 
+import os
+
 from ..errors import InputError
 from . import Output, common, policy_flag
+from .jenkins_cmd import after_registry_op, sync_flags
 
 
 def add(sub):
@@ -18,12 +21,24 @@ def add(sub):
     p.add_argument("--force", action="store_true", help="promote despite the policy (needs --reason; recorded)")
     p.add_argument("--reason", help="why (required with --force)")
     p.add_argument("--by", help="who promotes (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    p.add_argument("--from-promotion", action="store_true",
+                   help="inside a Promoted Builds process: IMAGE is the promoted build's IMAGE parameter, "
+                        "else its archived shipmark/provenance.json (reads PROMOTED_JOB_FULL_NAME, PROMOTED_NUMBER)")
+    sync_flags(p)
     common(p)
     p.set_defaults(run=run)
 
 
 def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
+    source = None
+    if args.from_promotion:
+        if args.image:
+            raise InputError("give IMAGE or --from-promotion, not both",
+                             "in a promotion process, pass the image as the IMAGE parameter")
+        from ..ops.jenkins_sync import promotion_source
+        source = promotion_source(os.environ, ctx.jenkins())
+        args.image = source.image
     if not args.image:
         raise InputError("promote needs IMAGE", "shipmark promote REGISTRY/REPO:TAG --to CHANNEL")
     if not args.channel:
@@ -34,7 +49,17 @@ def run(args, ctx) -> Output:
                              now=ctx.now, by=ctx.by, dry_run=args.dry_run, force=args.force,
                              reason=args.reason, copy_to=copy_to,
                              copy_store=ctx.store(copy_to) if copy_to else None)
-    return Output(result.to_json(), promotion_lines(result))
+    data, lines = result.to_json(), promotion_lines(result)
+    if source is not None:
+        data["from_promotion"] = {"job": source.build.job, "number": source.build.number, "image_from": source.source}
+        lines.append(f"  image from {source.source}")
+    if result.dry_run:
+        return Output(data, lines)
+    from ..ops.jenkins_sync import Update
+    note = f"already in {result.channel}" if result.already else \
+        f"{'forced into' if result.forced else 'promoted to'} {result.channel}"
+    return after_registry_op(args, ctx, Output(data, lines), ctx.store(copy_to) if copy_to else ctx.store(ref),
+                             [Update(result.image, note, keep=True)])
 
 
 def promotion_lines(result) -> list:

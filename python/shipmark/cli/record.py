@@ -4,6 +4,8 @@ import os
 
 from ..errors import InputError
 from . import Output, common
+from .context import setting
+from .jenkins_cmd import description_flag
 
 # flag -> the Jenkins variable read when the flag is absent
 JENKINS_DEFAULTS = {
@@ -29,6 +31,9 @@ def add(sub):
     p.add_argument("--material", action="append", default=[], metavar="URI=sha256:HEX",
                    help="an input such as a deb package from Aptly (repeatable)")
     p.add_argument("--by", help="who records (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    p.add_argument("--out-dir", metavar="DIR",
+                   help="also write DIR/provenance.json and DIR/description.txt (.html) for this build")
+    description_flag(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -50,7 +55,13 @@ def run(args, ctx) -> Output:
     values = {k: getattr(args, k) or os.environ.get(var) for k, var in JENKINS_DEFAULTS.items()}
     result = annotate.provenance(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by,
                                  base_image=args.base_image, materials=_materials(args.material), **values)
-    return Output(dict(result.to_json(), statement=result.statement),
+    data = dict(result.to_json(), statement=result.statement)
+    if args.out_dir:
+        from ..ops import jenkins_sync
+        data["files"] = jenkins_sync.write_build_files(
+            args.out_dir, image=result.image, record=result.record.to_json(), stmt=result.statement,
+            fmt=setting(args, "description_format", "text"), now=ctx.now, by=ctx.by)
+    return Output(data,
                   [f"recorded provenance of {result.image.pinned}",
                    f"  commit {values['git_commit'] or '-'} on {values['git_branch'] or '-'}, "
                    f"build {values['build_url'] or '-'}"])

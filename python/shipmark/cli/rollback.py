@@ -1,6 +1,7 @@
 """shipmark rollback: move a channel back to its previous good image."""
 
 from . import Output, common, policy_flag
+from .jenkins_cmd import after_registry_op, sync_flags
 
 
 def add(sub):
@@ -14,6 +15,7 @@ def add(sub):
     p.add_argument("--keep", action="store_true", help="do not reject the image rolled away from")
     policy_flag(p)
     p.add_argument("--by", help="who rolls back (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    sync_flags(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -26,4 +28,6 @@ def run(args, ctx) -> Output:
     lines = [f"rolled {args.channel} back to {result.to_image.pinned} ({result.to_image.tags[0]})"]
     if result.rejection:
         lines.append(f"  rejected {result.from_image}")
-    return Output(result.to_json(), lines)
+    from ..ops.jenkins_sync import rollback_updates
+    return after_registry_op(args, ctx, Output(result.to_json(), lines), ctx.store(repo),
+                             rollback_updates(result, args.reason))

@@ -1,6 +1,7 @@
 """shipmark reject / restore: take an image out of every channel's reach, or undo that."""
 
 from . import Output, common
+from .jenkins_cmd import after_registry_op, sync_flags
 
 
 def add(sub):
@@ -11,6 +12,7 @@ def add(sub):
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("--reason", required=True, help="why (recorded on the image)")
         p.add_argument("--by", help="who decides (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+        sync_flags(p)
         common(p)
         p.set_defaults(run=run, reject=reject)
 
@@ -21,4 +23,7 @@ def run(args, ctx) -> Output:
     out = annotate.verdict(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, reject=args.reject,
                            reason=args.reason)
     verb = "rejected" if args.reject else "restored"
-    return Output(out.to_json(), [f"{verb} {out.image.pinned}: {args.reason}"])
+    from ..ops.jenkins_sync import Update
+    return after_registry_op(args, ctx, Output(out.to_json(), [f"{verb} {out.image.pinned}: {args.reason}"]),
+                             ctx.store(ref), [Update(out.image, f"{verb}: {args.reason}")],
+                             reason=args.reason if args.reject else None)

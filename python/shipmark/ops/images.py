@@ -1,16 +1,19 @@
 """Reading images and their records from a store: the shared part of every use case."""
 
+import base64
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
+from ..core import mediatype as mt
 from ..core import version
 from ..core.descriptor import Descriptor
 from ..core.record import NewRecord, Record, parse_time
 from ..core.ref import Ref
 from ..core.state import ImageState, fold
-from ..errors import NotFoundError
+from ..errors import InputError, NotFoundError
 from ..stores import referrers
 from ..stores.base import Store
 
@@ -121,6 +124,26 @@ class Scan:
             return None
         desc = self._resolve(channel)
         return desc.digest if desc else None
+
+
+def statement(store: Store, repo: Ref, record_digest: str) -> dict:
+    """The in-toto statement a record carries: record manifest -> its one layer -> JSON. A DSSE
+    envelope (a signed record) is unwrapped to the statement inside."""
+    manifest = store.get_manifest(repo.with_digest(record_digest)).data
+    layers = manifest.get("layers") or []
+    if not layers or not isinstance(layers[0], dict) or "digest" not in layers[0]:
+        raise NotFoundError(f"record {record_digest} in {repo.name} has no payload layer",
+                            "it was not written by shipmark; `shipmark status` lists the image's records")
+    try:
+        doc = json.loads(store.get_blob(repo, layers[0]["digest"]))
+        if layers[0].get("mediaType") == mt.DSSE_ENVELOPE:
+            doc = json.loads(base64.b64decode(doc["payload"]))
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"record {record_digest} in {repo.name} does not hold an in-toto statement",
+                         "it was not written by shipmark or is damaged") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"record {record_digest} in {repo.name} does not hold an in-toto statement")
+    return doc
 
 
 def newest_first(records: Iterable[Record]) -> List[Record]:

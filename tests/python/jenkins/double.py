@@ -189,8 +189,8 @@ class JenkinsDouble:
             self._httpd.server_close()
             self._httpd = None
 
-    def break_after(self, requests: int) -> None:
-        """Answer `requests` more requests, then drop every connection unanswered."""
+    def break_after(self, requests: Optional[int]) -> None:
+        """Answer `requests` more requests, then drop every connection unanswered (None: heal)."""
         with self.lock:
             self._fail_after = requests
 
