@@ -178,6 +178,20 @@ class Client:
                                                   timeout=self.timeout, retries=self.retries)
         return self._server
 
+    def owns(self, url: Optional[str]) -> bool:
+        """Whether `url` is on this controller (same scheme, host, port and root path). A build
+        URL from another Jenkins must not be mistaken for the same-named job here."""
+        if not url:
+            return False
+        try:
+            theirs, mine = urlsplit(url), urlsplit(self.root)
+            ports = {"http": 80, "https": 443}
+            same = (theirs.scheme == mine.scheme and (theirs.hostname or "").lower() == (mine.hostname or "").lower()
+                    and (theirs.port or ports.get(theirs.scheme)) == (mine.port or ports.get(mine.scheme)))
+        except ValueError:
+            return False
+        return same and (theirs.path or "/").startswith(mine.path)
+
     def job_url(self, job: str) -> str:
         return self.root + job_path(job)
 

@@ -273,6 +273,9 @@ def sync_build(*, client: Client, store: Store, update: Update, now: datetime, b
             result.status = "skipped"
             result.reason = f"its provenance names no Jenkins build ({origin.url or 'no build URL'})"
             return result
+        if not client.owns(origin.url):
+            result.status, result.reason = "skipped", f"its build {origin.url} is not on {client.root}"
+            return result
         build = origin.build
         result.job, result.number, result.build = build.job, build.number, client.build_url(build)
         info = client.build(build, tree=_BUILD_TREE)
@@ -476,12 +479,13 @@ def builds(*, client: Client, store: Store, repo: Ref, job: str, limit: int = 20
         prov = image.state.provenance
         if prov is None:
             continue
-        ref = parse_build_url(prov.by)
-        if ref is None:
+        url = prov.by if parse_build_url(prov.by) else None
+        if url is None:
             try:
-                ref = parse_build_url(_predicate_build(statement(store, image.repo, prov.digest))[0])
+                url = _predicate_build(statement(store, image.repo, prov.digest))[0]
             except ShipmarkError:
-                ref = None
+                url = None
+        ref = parse_build_url(url) if client.owns(url) else None
         if ref is None or ref.job != job or ref.number not in by_number:
             continue
         by_number[ref.number].images.append(image)

@@ -246,3 +246,12 @@ def test_a_login_page_instead_of_json_is_explained(jd, monkeypatch):
     with pytest.raises(JenkinsError, match="not JSON") as err:
         client.build(APP12)
     assert "JENKINS_URL" in err.value.hint
+
+
+def test_owns_compares_scheme_host_port_and_root_path():
+    client = Client("https://ci.example.com/jenkins/")
+    assert client.owns("https://CI.example.com:443/jenkins/job/app/1/")
+    assert not client.owns("https://ci.example.com/job/app/1/")
+    assert not client.owns("http://ci.example.com/jenkins/job/app/1/")
+    assert not client.owns("https://other.example.com/jenkins/job/app/1/")
+    assert not client.owns(None)

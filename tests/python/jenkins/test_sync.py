@@ -306,3 +306,12 @@ def test_jenkins_sync_command_refreshes_after_an_outage(cli, images, jenkins_env
 def test_jenkins_sync_without_provenance_is_not_found(cli, images, jenkins_env, jd):
     run = cli("jenkins", "sync", images.push("1.0.0-b1"))
     assert run.code == 4 and "no producing build" in run.err
+
+
+def test_a_build_on_another_jenkins_is_left_alone(cli, images, jenkins_env, jd):
+    """Same job name and number on another controller: not this build."""
+    image = images.push("1.4.2-b12", build_url="https://jenkins.example.com/job/team/job/app/12/")
+    run = cli("mark", image, "--suite", "unit", "--result", "passed", "--json")
+    assert run.code == 0 and run.json["jenkins"]["builds"][0]["status"] == "skipped"
+    assert "is not on" in run.json["jenkins"]["builds"][0]["reason"]
+    assert jd.requests_to("/12/submitDescription") == [] and jd.requests_to("/12/api/json") == []
