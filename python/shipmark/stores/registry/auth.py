@@ -166,8 +166,10 @@ class Authenticator:
         auth = requests.auth.HTTPBasicAuth(*creds) if creds else None
         safe_realm = sanitize_url(realm)
         try:
+            from .transport import proxies_for
+
             resp = self._session.get(realm, params=query, auth=auth, timeout=self._timeout,
-                                     verify=self._verify_for(realm))
+                                     verify=self._verify_for(realm), proxies=proxies_for(realm))
         except requests.exceptions.RequestException as exc:
             raise RegistryError(
                 f"cannot reach the token service {safe_realm} of registry {host}: "

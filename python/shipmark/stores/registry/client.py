@@ -36,7 +36,8 @@ from ...core.ref import REGISTRY, Ref
 from ...errors import AuthError, InputError, NotFoundError, RegistryError, ShipmarkError
 from ..cache import ManifestCache
 from .auth import Authenticator, CredsFn, auth_error, scope_for
-from .transport import DEFAULT_TIMEOUT, StreamBody, make_session, sanitize_url
+from .transport import (DEFAULT_TIMEOUT, StreamBody, env_ca_bundle, make_session, proxies_for,
+                        sanitize_url)
 
 log = logging.getLogger("shipmark.registry")
 
@@ -81,7 +82,7 @@ class RegistryStore:
                  cache: Optional[ManifestCache] = None, pool_size: int = 16,
                  timeout=DEFAULT_TIMEOUT, retries=None):
         self._session = make_session(pool_size=pool_size, retries=retries)
-        self._ca_file = ca_file or None
+        self._ca_file = ca_file or env_ca_bundle()
         self._timeout = timeout
         self._auth = Authenticator(self._session, creds_for, self._verify_for, timeout)
         self._insecure = {h.strip().lower() for h in insecure_registries if h and h.strip()}
@@ -360,7 +361,8 @@ class RegistryStore:
         try:
             resp = self._session.request(method, url, headers=headers, params=params, data=data,
                                          stream=stream, timeout=self._timeout,
-                                         verify=self._verify_for(url), allow_redirects=True)
+                                         verify=self._verify_for(url), allow_redirects=True,
+                                         proxies=proxies_for(url))
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _transport_error(exc, method, url, host) from None
         if log.isEnabledFor(logging.DEBUG):

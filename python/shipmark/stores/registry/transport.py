@@ -71,15 +71,38 @@ def make_session(pool_size: int = 16, retries: Optional[Retry] = None,
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.verify = verify
-    # Proxies from the environment still apply, but ~/.netrc must not replace the
-    # Authorization header that auth.py chose: a session-level no-op auth turns netrc off.
-    session.auth = _no_auth
+    # No environment lookups per request (they cost a scan of os.environ each time, and
+    # ~/.netrc must not replace the Authorization header auth.py chose). Proxies from the
+    # environment still apply: the client passes proxies_for(url) with each request.
+    session.trust_env = False
     session.headers["User-Agent"] = USER_AGENT
     return session
 
 
-def _no_auth(request):
-    return request
+_proxy_lock = threading.Lock()
+_proxy_cache: dict = {}
+
+
+def proxies_for(url: str) -> dict:
+    """HTTP(S)_PROXY / NO_PROXY from the environment for this URL's scheme and host,
+    looked up once per (scheme, host) and process."""
+    parts = urlsplit(url)
+    key = (parts.scheme, parts.netloc)
+    with _proxy_lock:
+        found = _proxy_cache.get(key)
+    if found is None:
+        found = requests.utils.get_environ_proxies(f"{parts.scheme}://{parts.netloc}/")
+        found = {k: v for k, v in found.items() if k in ("http", "https", "all")}
+        with _proxy_lock:
+            _proxy_cache[key] = found
+    return found
+
+
+def env_ca_bundle() -> Optional[str]:
+    """What requests would have taken from the environment with trust_env on."""
+    import os
+
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 class StreamBody:
