@@ -163,7 +163,21 @@ class PipelineHarness {
     // ---------------------------------------------------------------- the step stubs
 
     private void record(String step, Object args) {
-        calls << [step: step, args: args]
+        calls << [step: step, args: plain(args)]
+    }
+
+    /** Step arguments as Jenkins sees them: GStrings become Strings (it coerces them too). */
+    static Object plain(Object value) {
+        if (value instanceof GString) {
+            return value.toString()
+        }
+        if (value instanceof Map) {
+            return ((Map) value).collectEntries { k, v -> [(plain(k)): plain(v)] }
+        }
+        if (value instanceof List) {
+            return ((List) value).collect { plain(it) }
+        }
+        return value
     }
 
     private void bindSteps() {
