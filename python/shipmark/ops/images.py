@@ -26,6 +26,7 @@ class Image:
     descriptor: Descriptor
     records: List[Record]
     tags: List[str] = field(default_factory=list)   # version and channel tags pointing here
+    repo_tags: Optional[List[str]] = None           # the repository's tag list, when it was read
 
     @property
     def digest(self) -> str:
@@ -54,12 +55,15 @@ def records_of(store: Store, repo: Ref, digest: str, tags: Optional[List[str]] =
 def load(store: Store, ref: Ref, tags: Optional[List[str]] = None) -> Image:
     """One image by tag or digest, with its records."""
     desc = store.head_manifest(ref)
-    return Image(ref.repo, desc, records_of(store, ref.repo, desc.digest, tags),
-                 [ref.tag] if ref.tag else [])
+    found, tags = referrers.read_referrers(store, ref.repo, desc.digest, tags)
+    records = [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
+    return Image(ref.repo, desc, records, [ref.tag] if ref.tag else [], tags)
 
 
 def attach(store: Store, image: Image, new: NewRecord) -> Record:
-    referrers.attach(store, image.repo, image.descriptor, new.manifest, new.blobs)
+    referrers.attach(store, image.repo, image.descriptor, new.manifest, new.blobs, image.repo_tags)
+    if image.repo_tags is not None:
+        image.repo_tags.append(referrers.record_tag(image.digest, new.manifest.digest))
     rec = Record.from_descriptor(new.descriptor)
     image.records.append(rec)
     return rec

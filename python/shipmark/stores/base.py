@@ -43,3 +43,6 @@ class ReferrersAPI(Protocol):
     def referrers(self, repo: Ref, subject_digest: str) -> Optional[List[Descriptor]]:
         """The native referrers listing, or None when the store has no referrers API
         (the caller then falls back to the referrers tag schema)."""
+
+    def has_referrers_api(self, registry: str) -> Optional[bool]:
+        """What an earlier `referrers` call found out: True, False, or None (not asked yet)."""

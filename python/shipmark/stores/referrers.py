@@ -10,7 +10,7 @@ and these per-record tags; writers refresh the index best-effort for other OCI c
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..core import mediatype as mt
 from ..core.descriptor import Descriptor, Manifest, canonical_json
@@ -50,20 +50,32 @@ def native_api(store: Store) -> Optional[ReferrersAPI]:
     return store if isinstance(store, ReferrersAPI) else None
 
 
+def uses_api(store: Store, repo: Ref, subject_digest: str) -> bool:
+    """Does this store keep the referrers listing itself? Asked once per registry."""
+    api = native_api(store)
+    if api is None:
+        return False
+    known = api.has_referrers_api(repo.registry)
+    if known is None:
+        known = api.referrers(repo, subject_digest) is not None
+    return known
+
+
 def attach(store: Store, repo: Ref, subject: Descriptor, manifest: Manifest,
-           blobs: Dict[str, bytes]) -> Descriptor:
+           blobs: Dict[str, bytes], tags: Optional[List[str]] = None) -> Descriptor:
     """Push blobs and the record manifest (whose `subject` is `subject`), then make it
-    discoverable. Idempotent: a rerun with the same bytes converges."""
+    discoverable. Idempotent: a rerun with the same bytes converges. `tags`, the repository's
+    tag list if the caller has read it already, saves the index refresh a listing."""
     for digest, data in blobs.items():
         if not store.blob_exists(repo, digest):
             store.put_blob(repo, data, digest)
-    api = native_api(store)
-    if api is not None and api.referrers(repo, subject.digest) is not None:
+    if uses_api(store, repo, subject.digest):
         store.put_manifest(repo.with_digest(manifest.digest), manifest)
         return manifest.descriptor()
     # Tag schema: the per-record tag is the source of truth, the shared index a courtesy.
-    store.put_manifest(repo.with_tag(record_tag(subject.digest, manifest.digest)), manifest)
-    refresh_index(store, repo, subject.digest)
+    own_tag = record_tag(subject.digest, manifest.digest)
+    store.put_manifest(repo.with_tag(own_tag), manifest)
+    refresh_index(store, repo, subject.digest, tags=None if tags is None else tags + [own_tag])
     return manifest.descriptor()
 
 
@@ -88,11 +100,18 @@ def list_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
                    use_api: bool = True, workers: int = 8) -> List[Descriptor]:
     """Every record attached to subject_digest. `tags` (the repository's tag list) may be passed
     in by scans that list the repository once for many images."""
+    return read_referrers(store, repo, subject_digest, tags, use_api, workers)[0]
+
+
+def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[List[str]] = None,
+                   use_api: bool = True, workers: int = 8) -> Tuple[List[Descriptor], Optional[List[str]]]:
+    """list_referrers, also returning the tag list it read (None where the API answered), so
+    that a record written next can refresh the index without listing the repository again."""
     api = native_api(store) if use_api else None
     if api is not None:
         native = api.referrers(repo, subject_digest)
         if native is not None:
-            return sorted(native, key=lambda d: d.digest)
+            return sorted(native, key=lambda d: d.digest), tags
     found: Dict[str, Descriptor] = {}
     if tags is None:
         tags = store.list_tags(repo)
@@ -118,4 +137,4 @@ def list_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
             for desc in pool.map(fetch, missing):
                 if desc is not None:
                     found[desc.digest] = desc
-    return sorted(found.values(), key=lambda d: d.digest)
+    return sorted(found.values(), key=lambda d: d.digest), tags
