@@ -43,7 +43,7 @@ INSTALL = {
     "skopeo": "apt-get install -y skopeo",
     "crane": "go install github.com/google/go-containerregistry/cmd/crane@v0.22.1",
     "oras": "go install oras.land/oras/cmd/oras@v1.3.6",
-    "go": "apt-get install -y golang-go (or any Go >= 1.22 on PATH)",
+    "go": "a Go toolchain >= 1.25 on PATH (go-containerregistry v0.22.1 needs it)",
     "openssl": "apt-get install -y openssl",
 }
 REFREG_SRC = Path(__file__).parent / "refreg"
@@ -209,7 +209,8 @@ def build_refreg(cache_dir: Path) -> Path:
     go = find_tool("go")
     binary.parent.mkdir(parents=True, exist_ok=True)
     tmp = binary.with_name(binary.name + f".tmp{os.getpid()}")
-    proc = subprocess.run([go, "build", "-o", str(tmp), "."], cwd=str(REFREG_SRC),
+    proc = subprocess.run([go, "build", "-buildvcs=false", "-o", str(tmp), "."],
+                          cwd=str(REFREG_SRC),
                           capture_output=True, text=True, timeout=600,
                           env={**os.environ, "CGO_ENABLED": "0"})
     if proc.returncode != 0:

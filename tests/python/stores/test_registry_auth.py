@@ -107,3 +107,22 @@ def test_auth_is_negotiated_once_then_sent_up_front(secured):
         scopes = [tuple(sorted(a["actions"])) for c in secured.token_server.issued
                   for a in c["access"] if a["name"] == repo.repository]
         assert sorted(scopes) == [("pull",), ("pull", "push")]
+
+
+def test_concurrent_requests_share_one_token_per_scope(registry2_token):
+    """A scan's 16 worker threads hit the first 401 together: one token request per scope."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = registry2_token
+    repo = _repo(server)
+    writer = open_store(repo, _creds(TEST_USER, TEST_PASSWORD))
+    push_image(writer, repo, "v1", seed="auth-threads")
+    writer.close()
+    before = len(server.token_server.issued)
+    reader = open_store(repo, _creds(TEST_USER, TEST_PASSWORD))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        digests = set(pool.map(lambda _: reader.head_manifest(repo.with_tag("v1")).digest,
+                               range(64)))
+    reader.close()
+    assert len(digests) == 1
+    assert len(server.token_server.issued) - before == 1

@@ -198,3 +198,23 @@ def _save(measured):
     data[f"concurrency/{measured['store']}"] = measured
     RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True))
     print("measured:", json.dumps(measured))
+
+
+def test_stock_crane_registry_has_no_referrers_api(crane_registry):
+    """Why tests/python/refreg exists: `crane registry serve` (v0.22.1) leaves
+    go-containerregistry's referrers API off, so it takes the tag-schema path like 2.8."""
+    import uuid
+
+    from shipmark.core.ref import parse
+    from shipmark.stores import open_store
+
+    repo = parse(f"{crane_registry.host}/crane/{uuid.uuid4().hex[:8]}", default_tag=None)
+    store = open_store(repo)
+    image = push_image(store, repo, "v1", seed="crane")
+    assert store.referrers(repo, image.digest) is None
+    assert store.has_referrers_api(repo.registry) is False
+    record, blobs = build_record(image.descriptor, 1)
+    referrers.attach(store, repo, image.descriptor, record, blobs)
+    assert [d.digest for d in referrers.list_referrers(store, repo, image.digest)] \
+        == [record.digest]
+    store.close()
