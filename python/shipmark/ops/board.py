@@ -51,6 +51,7 @@ class Cell:
     rejected: Optional[Chip] = None
     next: bool = False          # what the nightly deploy would take for this service
     running: bool = False       # what the target runs now
+    running_url: Optional[str] = None   # the job that deployed it there
 
     def suite(self, name: str) -> Optional[Chip]:
         for chip in self.suites:
@@ -197,6 +198,9 @@ def board_row(*, store, service: Service, channel: str, policy: Policy, target: 
         here = {t[len(DEPLOYED_TAG_PREFIX):]: True for t in tags if is_deployed_tag(t)}
         cell = _cell(image, channels, here)
         cell.running = image.digest == running
+        if cell.running:
+            cell.running_url = next((c.url for c in cell.deployments if c.label == target and c.state == "current"),
+                                    None)
         row.cells.append(cell)
     for image, cell in zip(images, row.cells):
         if not refusals(image, policy, channel, now, target, running):

@@ -140,7 +140,10 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
     """Newest image of one service that the channel's policy admits and that did not already fail
     to deploy to the target, and what the target runs now."""
     policy.channel(channel)
-    scan = Scan(store, service.repo)
+    try:
+        scan = Scan(store, service.repo)
+    except NotFoundError:
+        raise _empty_repo(service, "no tags (it does not exist)") from None
     if not scan.all_tags:
         raise _empty_repo(service, "no tags")
     if not scan.version_tags:
