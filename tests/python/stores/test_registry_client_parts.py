@@ -206,3 +206,77 @@ def test_import_shipmark_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- referrers probe against stub answers -------------------------------------------------------
+
+def _stub(answers):
+    """A loopback HTTP server answering GETs from a list of (status, content type, body)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(self.path)
+            status, ctype, body = answers[min(len(seen), len(answers)) - 1]
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server, seen
+
+
+INDEX = (b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",'
+         b'"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+         b'"digest":"sha256:' + b"a" * 64 + b'","size":10,'
+         b'"artifactType":"application/vnd.shipmark.record.v1+json"}]}')
+NAME_UNKNOWN = b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}'
+
+
+@pytest.mark.parametrize("answers,first,cached", [
+    ([(200, "text/html", b"<html>registry UI</html>")], None, False),
+    ([(200, "application/json", b'{"repositories": []}')], None, False),
+    ([(404, "text/plain", b"404 page not found")], None, False),
+    ([(405, "application/json", b"{}")], None, False),
+    ([(404, "application/json", NAME_UNKNOWN)], None, None),      # undecided: ask again
+    ([(200, "application/vnd.oci.image.index.v1+json", INDEX)], ["sha256:" + "a" * 64], True),
+    ([(200, "application/vnd.oci.image.index.v1+json; charset=utf-8", INDEX)],
+     ["sha256:" + "a" * 64], True),
+])
+def test_referrers_probe_accepts_only_an_oci_index(answers, first, cached):
+    server, seen = _stub(answers)
+    try:
+        repo = parse(f"127.0.0.1:{server.server_address[1]}/app", default_tag=None)
+        store = RegistryStore()
+        got = store.referrers(repo, "sha256:" + "b" * 64)
+        assert (None if got is None else [d.digest for d in got]) == first
+        assert store.has_referrers_api(repo.registry) is cached
+        store.referrers(repo, "sha256:" + "b" * 64)
+        assert len(seen) == (1 if cached is False else 2)   # a "no" is never asked again
+        store.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_referrers_probe_refused_credentials_is_an_auth_error_not_a_no():
+    server, seen = _stub([(403, "application/json", b'{"errors":[{"code":"DENIED"}]}')])
+    try:
+        repo = parse(f"127.0.0.1:{server.server_address[1]}/app", default_tag=None)
+        store = RegistryStore()
+        with pytest.raises(AuthError):
+            store.referrers(repo, "sha256:" + "b" * 64)
+        assert store.has_referrers_api(repo.registry) is None
+        store.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -123,7 +123,8 @@ def test_list_tags_follows_link_headers(tmp_path):
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
     try:
         repo = parse(f"127.0.0.1:{server.server_address[1]}/app", default_tag=None)
         client = open_store(repo)

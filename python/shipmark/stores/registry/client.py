@@ -269,8 +269,8 @@ class RegistryStore:
                                  what=what, url=url, headers={"Accept": mt.OCI_INDEX})
             index = _oci_index(resp) if resp.status_code == 200 else None
             if index is None:
-                if resp.status_code == 429 or resp.status_code >= 500:
-                    self._expect(resp, (200,), "GET", what, repo.registry)
+                if resp.status_code in (401, 403, 429) or resp.status_code >= 500:
+                    self._expect(resp, (200,), "GET", what, repo.registry)  # raises
                 codes = _error_codes(resp)[0] if resp.status_code == 404 else []
                 if known or (resp.status_code == 404 and set(codes) & NOT_FOUND_CODES):
                     # The repository or subject is unknown: nothing is attached, but this
@@ -429,9 +429,12 @@ class RegistryStore:
         if resp.status_code in (201, 204):
             resp.close()
             return
-        if resp.status_code == 404 and self.blob_exists(repo, digest):
-            resp.close()  # a retried PUT whose first try had already completed the upload
-            return
+        if resp.status_code == 404:
+            resp.close()
+            if self.blob_exists(repo, digest):
+                return  # a retried PUT whose first try had already completed the upload
+            raise RegistryError(f"registry {repo.registry} lost the upload of {what}",
+                                "run the command again; the upload starts afresh")
         self._expect(resp, (201,), "PUT", what, repo.registry)
 
     def _stream_blob(self, src: Ref, dst: Ref, digest: str, scopes: List[str],
