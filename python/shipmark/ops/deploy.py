@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..core import record as rec
 from ..core.policy import Policy, evaluate
+from ..core.descriptor import Descriptor
 from ..core.record import Record
 from ..core.ref import Ref
 from ..core.services import Service, ServicesFile, check_target, deployed_tag
@@ -100,15 +101,24 @@ def _recorded_tag(store: Store, repo: Ref, record: Optional[Record]) -> Optional
         return None
 
 
-def current(store: Store, repo: Ref, target: str, tags: List[str],
-            known: Optional[Dict[str, Image]] = None) -> Optional[Current]:
-    """What `target` runs from this repository, from the `deployed.<target>` tag."""
+def running_digest(store: Store, repo: Ref, target: str, tags: List[str]) -> Optional[Descriptor]:
+    """Where `deployed.<target>` points: one HEAD, and none at all when the tag list lacks it."""
     dtag = deployed_tag(target)
     if dtag not in tags:
         return None
     try:
-        desc = store.head_manifest(repo.with_tag(dtag))
+        return store.head_manifest(repo.with_tag(dtag))
     except NotFoundError:
+        return None
+
+
+def current(store: Store, repo: Ref, target: str, tags: List[str],
+            known: Optional[Dict[str, Image]] = None, desc: Optional[Descriptor] = None) -> Optional[Current]:
+    """What `target` runs from this repository, from the `deployed.<target>` tag. Images already
+    read (`known`, by digest) are reused; otherwise its records are read, and its version tag from
+    its deployment record."""
+    desc = desc or running_digest(store, repo, target, tags)
+    if desc is None:
         return None
     image = (known or {}).get(desc.digest)
     if image is None:
@@ -148,39 +158,35 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
         raise _empty_repo(service, "no tags")
     if not scan.version_tags:
         raise _empty_repo(service, "no version tags")
-    running = current(store, service.repo, target, scan.all_tags) if target else None
+    running = running_digest(store, service.repo, target, scan.all_tags) if target else None
     walked: Dict[str, Image] = {}
     skipped: List[dict] = []
     picked = None
     for image in scan.images(batch=FIRST_BATCH):
-        reasons = refusals(image, policy, channel, now, target, running.image.digest if running else None,
-                           retry_failed)
+        walked[image.digest] = image
+        reasons = refusals(image, policy, channel, now, target, running.digest if running else None, retry_failed)
         if not reasons:
             picked = image
             break
-        walked[image.digest] = image
         skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": reasons})
     if picked is None:
         raise NothingEligibleError(
             f"service {service.name}: no image in {service.repo.name} may enter channel {channel!r}",
             f"`shipmark list {service.repo.name}` shows each image's state",
             [f"{s['tag']}: {'; '.join(s['reasons'])}" for s in skipped[:20]])
-    if running is not None and running.image.digest == picked.digest:
-        running.image = picked
-        running.tag = picked.tags[0]
-    elif running is not None and running.image.digest in walked and not running.image.tags:
-        running.tag = walked[running.image.digest].tags[0]
+    # Most nights the target runs the pick or an image the walk read already: no more requests.
+    now_running = current(store, service.repo, target, scan.all_tags, walked, running) if running else None
     if not target:
         change = None
-    elif running is None:
+    elif now_running is None:
         change = NEW
-    elif running.image.digest == picked.digest:
+    elif running.digest == picked.digest:
         change = NONE
-    elif running.image.digest in walked:
+    elif running.digest in walked:
         change = DOWNGRADE   # what runs is newer than anything eligible: it was rejected or failed
     else:
         change = UPGRADE
-    return Planned(service, channel, picked, picked.tags[0], running, change, skipped)
+    return Planned(service, channel, picked, picked.tags[0], now_running, change, skipped)
 
 
 def each_service(services: List[Service], work: Callable[[Service], Any], workers: int = PLAN_WORKERS) -> List[Any]:

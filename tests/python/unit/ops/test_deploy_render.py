@@ -1,6 +1,7 @@
 """Deploy templates: packaged ones, a user's own, and errors that name the template line."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,24 @@ def test_html_templates_are_autoescaped_and_text_ones_are_not(tmp_path):
 
 def test_env_names():
     assert render.env_name("web-front.v2") == "WEB_FRONT_V2" and render.env_name("2fa") == "_2FA"
+
+
+def test_the_examples_parse_and_render(tmp_path):
+    import yaml
+
+    root = Path(__file__).resolve().parents[4] / "examples"
+    services = servicesfile.load(str(root / "services.yaml"))
+    assert services.services[2].policy == str(root / "policies" / "reports.yaml")
+    images = [deploy.Chosen(s, services.channel_for(s), s.repo, DIGEST, "1.0.0-b1.20261128.abc1234")
+              for s in services.services]
+    result = deploy.render(chosen=images, services=services, out=str(tmp_path),
+                           templates=[str(root / "templates" / "helm-values.yaml.j2"), "docker-compose.yml.j2",
+                                      "kustomization.yaml.j2", "images.env.j2"])
+    for path in result.files:
+        if path.endswith((".yaml", ".yml")):
+            assert yaml.safe_load(Path(path).read_text())
+    kustomization = yaml.safe_load((tmp_path / "kustomization.yaml").read_text())
+    assert len(kustomization["images"]) == 3   # api and api-jobs share one repository
+    for name in ("nightly/deploy/services.yaml",):
+        if (root / name).exists():   # the nightly example's own services file
+            assert servicesfile.load(str(root / name)).services
