@@ -47,8 +47,11 @@ trap 'rm -rf "$build"' EXIT
 
 mapfile -t sources < <(find "$root/src" "$here" -path "$here/fixtures" -prune -o -name '*.groovy' -print | sort)
 # shellcheck disable=SC2086
-"$JAVA_HOME/bin/java" ${JAVA_OPTS:-} -cp "$classpath" org.codehaus.groovy.tools.FileSystemCompiler \
-    -d "$build" -cp "$classpath" "${sources[@]}" >/dev/null
+if ! "$JAVA_HOME/bin/java" ${JAVA_OPTS:-} -cp "$classpath" org.codehaus.groovy.tools.FileSystemCompiler \
+        -d "$build" -cp "$classpath" "${sources[@]}" >/dev/null; then
+    echo "groovy: 0 passed, 1 failed (src/ or tests/groovy/ does not compile; see above)"
+    exit 1
+fi
 
 if [ "$#" -gt 0 ]; then
     tests=("$@")

@@ -69,9 +69,11 @@ class ShipmarkRunner implements Serializable {
         script.writeFile(file: argsFile, text: groovy.json.JsonOutput.toJson(argv))
         List<String> env = ["SHIPMARK=${executable}", "SHIPMARK_ARGS=${argsFile}", "SHIPMARK_OUT=${outFile}"]
         env.addAll(extraEnv)
-        int status = script.withEnv(env) {
+        // Closures use locals, not fields: CPS-transformed closures do not reliably see private fields.
+        def steps = script
+        int status = steps.withEnv(env) {
             withHelperCredentials {
-                script.sh(returnStatus: true, script: line)
+                steps.sh(returnStatus: true, script: line)
             }
         } as int
         return new Outcome(status, readOutput(outFile), outFile)
@@ -116,8 +118,9 @@ class ShipmarkRunner implements Serializable {
         String version = script.libraryResource(VERSION_RESOURCE).trim()
         List<String> env = ["SHIPMARK_BOOTSTRAP=${bootstrap}", "SHIPMARK_HELPER_FILE=${answer}",
                             "SHIPMARK_LIBRARY_VERSION=${version}"]
-        int status = script.withEnv(env) {
-            script.sh(returnStatus: true, script: BOOTSTRAP_SCRIPT)
+        def steps = script
+        int status = steps.withEnv(env) {
+            steps.sh(returnStatus: true, script: BOOTSTRAP_SCRIPT)
         } as int
         String path = status == 0 ? lastLine(script.readFile(file: answer)) : ''
         if (!path) {
