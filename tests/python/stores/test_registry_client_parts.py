@@ -280,3 +280,14 @@ def test_referrers_probe_refused_credentials_is_an_auth_error_not_a_no():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_missing_binary_fails_naming_its_install(monkeypatch):
+    import servers
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("GOPATH", "/nonexistent")
+    monkeypatch.delenv("GOBIN", raising=False)
+    with pytest.raises(pytest.fail.Exception) as err:
+        servers.find_tool("oras")
+    assert "go install oras.land/oras/cmd/oras@v1.3.6" in str(err.value)
