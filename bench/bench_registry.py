@@ -37,15 +37,30 @@ SHIPMARK = shutil.which("shipmark") or str(Path(sys.executable).parent / "shipma
 POLICY = "channels:\n  testing: {require: [unit]}\n  stable: {require: [unit]}\n  prod: {}\n"
 
 
+def run_checked(argv, env):
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, argv))} failed: {proc.stderr.strip()}")
+
+
 def timed(argv, env, runs):
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+        run_checked(argv, env)
         times.append(time.perf_counter() - start)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(map(str, argv))} failed: {proc.stderr.strip()}")
     return statistics.median(times)
+
+
+class Rows(list):
+    """Prints each measurement as it is taken, so a later failure loses nothing."""
+
+    def append(self, row):
+        if not self:
+            print(f"\n{'measure':<30} {'shipmark s':>10} {'peer s':>8} {'ratio':>6}  peer; target for shipmark")
+        name, ours, peer_name, peer, target = row
+        print(f"{name:<30} {ours:10.3f} {peer:8.3f} {ours / peer:6.2f}  {peer_name}; target {target}", flush=True)
+        super().append(row)
 
 
 def populate(store, repo, count):
@@ -102,7 +117,7 @@ def main():
     env = dict(os.environ, SHIPMARK_CACHE_DIR=str(cache), SHIPMARK_POLICY=str(work / "policy.yaml"))
     (work / "policy.yaml").write_text(POLICY)
     os.environ["SHIPMARK_CACHE_DIR"] = str(work / "setup-cache")
-    rows = []
+    rows = Rows()
     try:
         repo = parse(f"{server.host}/bench/app", default_tag=None)
         store = open_store(repo)
@@ -133,12 +148,11 @@ def main():
         for i in range(args.runs):
             ref = refs[i]
             start = time.perf_counter()
-            subprocess.run([SHIPMARK, "promote", str(ref), "--to", "stable"], env=env, check=True,
-                           capture_output=True)
+            run_checked([SHIPMARK, "promote", str(ref), "--to", "stable"], env)
             promote_times.append(time.perf_counter() - start)
             start = time.perf_counter()
-            subprocess.run([skopeo, "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-                            f"docker://{ref}", f"docker://{repo.name}:peer-{i}"], check=True, capture_output=True)
+            run_checked([skopeo, "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+                         f"docker://{ref}", f"docker://{repo.name}:peer-{i}"], env)
             copy_times.append(time.perf_counter() - start)
         rows.append(("promote (whole process)", statistics.median(promote_times),
                      "skopeo copy to a new tag", statistics.median(copy_times), 2.5))
@@ -148,13 +162,12 @@ def main():
         ours, peer = [], []
         for i in range(max(1, args.runs // 2)):
             start = time.perf_counter()
-            subprocess.run([SHIPMARK, "promote", str(big), "--to", "prod", "--copy-to",
-                            f"{server.host}/bench/prod{i}"], env=env, check=True, capture_output=True)
+            run_checked([SHIPMARK, "promote", str(big), "--to", "prod", "--copy-to",
+                         f"{server.host}/bench/prod{i}"], env)
             ours.append(time.perf_counter() - start)
             start = time.perf_counter()
-            subprocess.run([skopeo, "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-                            f"docker://{big}", f"docker://{server.host}/bench/peer{i}:x"], check=True,
-                           capture_output=True)
+            run_checked([skopeo, "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+                         f"docker://{big}", f"docker://{server.host}/bench/peer{i}:x"], env)
             peer.append(time.perf_counter() - start)
         rows.append((f"promote --copy-to ({args.copy_mb} MB)", statistics.median(ours),
                      "skopeo copy to another repo", statistics.median(peer), 1.0))
@@ -166,9 +179,6 @@ def main():
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{'measure':<30} {'shipmark':>9} {'peer':>9} {'ratio':>7}  peer / target")
-    for name, ours, peer_name, peer, target in rows:
-        print(f"{name:<30} {ours:9.3f} {peer:9.3f} {ours / peer:7.2f}  {peer_name} / target {target}")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,10 @@ def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
             return sorted(native, key=lambda d: d.digest), tags
     found: Dict[str, Descriptor] = {}
     if tags is None:
-        tags = store.list_tags(repo)
+        try:
+            tags = store.list_tags(repo)
+        except NotFoundError:
+            tags = []   # Registry 2.8 knows no tag list until the first tag: then no record either
     index_tag = fallback_tag(subject_digest)
     if index_tag in tags:
         try:

@@ -68,3 +68,20 @@ def test_fifty_concurrent_mark_processes_lose_no_record(store, push, sm):
     status = sm("status", ref, "--json").json
     assert len(status["state"]["suites"]) == 50
     assert len([r for r in status["timeline"] if r["kind"] == "test"]) == 50
+
+
+def test_promote_with_copy_to_brings_image_and_records(store, sm, push):
+    ref = push(1)
+    assert sm("mark", ref, "--suite", "unit", "--result", "passed").code == 0
+    target = store.new_repo()
+    out = sm("promote", ref, "--to", "testing", "--copy-to", target.name, "--json")
+    assert out.code == 0, out.err
+    assert out.json["copied_to"] == f"{target.name}@{out.json['digest']}"
+    copied = sm("status", f"{target.name}:testing", "--json").json
+    assert copied["digest"] == out.json["digest"]
+    assert sorted(r["kind"] for r in copied["timeline"]) == ["promotion", "test"]
+    if store.is_registry:
+        raw = servers.run_tool("skopeo", "inspect", "--raw", *store.skopeo_flags(),
+                               store.skopeo_ref("testing", repo=target)).stdout
+        import hashlib
+        assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == out.json["digest"]
