@@ -33,8 +33,11 @@ class Context:
 
     @property
     def by(self) -> str:
-        return (setting(self.args, "by") or os.environ.get("BUILD_URL") or os.environ.get("USER")
-                or "unknown")
+        """Who acts: --by, SHIPMARK_BY, the Jenkins build (BUILD_URL, or `record --build-url`),
+        else the login name."""
+        import getpass
+        return (setting(self.args, "by") or os.environ.get("BUILD_URL")
+                or getattr(self.args, "build_url", None) or getpass.getuser())
 
     def store(self, ref: Ref):
         from ..stores import open_store
