@@ -111,14 +111,18 @@ class Pick:
 
 
 def pick(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime,
-         progress: Optional[Callable[[int, int], None]] = None) -> Pick:
+         progress: Optional[Callable[[int, int], None]] = None, tag_cache=None) -> Pick:
     """Newest eligible image: walks version tags newest-first and stops at the first one."""
     policy.channel(channel)
-    scan = Scan(store, repo, progress)
+    scan = Scan(store, repo, progress, tag_cache)
     skipped: List[dict] = []
-    for image in scan.images():
+    # The eligible image is usually among the newest few: a small first round.
+    for image in scan.images(batch=4):
         decision = evaluate(policy, channel, image.state, now, image.built_at)
         if decision.ok:
+            if tag_cache is not None and not scan.verified(image):
+                # A version tag was pushed again: forget what was cached and walk afresh.
+                return pick(store=store, repo=repo, channel=channel, policy=policy, now=now, progress=progress)
             return Pick(repo, channel, image, skipped)
         skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": decision.reasons})
     if not scan.version_tags:
@@ -153,10 +157,10 @@ class History:
 
 
 def history(*, store: Store, repo: Ref, channel: str,
-            progress: Optional[Callable[[int, int], None]] = None) -> History:
+            progress: Optional[Callable[[int, int], None]] = None, tag_cache=None) -> History:
     """Every promotion into `channel`, newest first (an image promoted twice appears twice)."""
     check_name("channel", channel)
-    scan = Scan(store, repo, progress)
+    scan = Scan(store, repo, progress, tag_cache)
     entries = [HistoryEntry(image, r) for image in scan.images() for r in image.records
                if r.kind == rec.PROMOTION and r.channel == channel]
     entries.sort(key=lambda e: e.record.order, reverse=True)

@@ -73,31 +73,46 @@ class Scan:
     """A repository's images, newest first, resolved lazily and concurrently.
 
     The tag list is read once; tags are ordered by the version scheme without a request; each
-    batch of tags is resolved (HEAD + records) in a thread pool, and images are memoised by
-    digest, so a walk that stops early (pick) costs O(k) requests, not O(N).
+    round of tags is resolved (HEAD + records) in a thread pool, and images are memoised by
+    digest, so a walk that stops early (pick) costs O(k) requests, not O(N). With a
+    `tag_cache` (see stores.tagcache) version tags resolved before need no request at all.
     """
 
-    def __init__(self, store: Store, repo: Ref, progress: Optional[Callable[[int, int], None]] = None):
+    def __init__(self, store: Store, repo: Ref, progress: Optional[Callable[[int, int], None]] = None,
+                 tag_cache=None):
         self.store = store
         self.repo = repo
         self.progress = progress
+        self.tag_cache = tag_cache
         self.all_tags = store.list_tags(repo)
         visible = [t for t in self.all_tags if not referrers.is_internal_tag(t)]
         self.version_tags = version.sort_newest_first(visible)
         self.other_tags = sorted(set(visible) - set(self.version_tags))
         self._by_digest: Dict[str, Image] = {}
 
-    def _resolve(self, tag: str) -> Optional[Descriptor]:
+    def _head(self, tag: str) -> Optional[Descriptor]:
         try:
             return self.store.head_manifest(self.repo.with_tag(tag))
         except NotFoundError:
             return None   # deleted between listing and reading
 
+    def _resolve(self, tag: str) -> Optional[Descriptor]:
+        cached = self.tag_cache.get(tag) if self.tag_cache is not None else None
+        if cached is not None:
+            return cached
+        desc = self._head(tag)
+        if desc is not None and self.tag_cache is not None:
+            self.tag_cache.put(tag, desc)
+        return desc
+
     def _records(self, desc: Descriptor) -> List[Record]:
-        return records_of(self.store, self.repo, desc.digest, self.all_tags)
+        found = referrers.list_referrers(self.store, self.repo, desc.digest, self.all_tags,
+                                         prefer_record_tags=True)
+        return [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
 
     def images(self, batch: int = SCAN_WORKERS) -> Iterator[Image]:
-        """Distinct images in version order, newest first."""
+        """Distinct images in version order, newest first. The first `batch` tags are resolved
+        together before the first image is given out; later rounds grow."""
         tags = self.version_tags
         done = start = 0
         with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
@@ -119,14 +134,26 @@ class Scan:
                         yield image
                 if self.progress:
                     self.progress(done, len(tags))
-                # Rounds grow so that a long walk is not held back by small ones.
-                batch = min(batch * 2, 256)
+                batch = min(batch * 4, 256)
+        if self.tag_cache is not None:
+            self.tag_cache.save(keep=self.version_tags)
+
+    def verified(self, image: Image) -> bool:
+        """Does the image's first tag still point at it? One request; drops a stale cache entry."""
+        tag = image.tags[0]
+        desc = self._head(tag)
+        if desc is not None and desc.digest == image.digest:
+            return True
+        if self.tag_cache is not None:
+            self.tag_cache.forget(tag)
+            self.tag_cache.save()
+        return False
 
     def channel_digest(self, channel: str) -> Optional[str]:
-        """Where the channel tag points now, or None."""
+        """Where the channel tag points now, or None. Always asked: channel tags move."""
         if channel not in self.other_tags and channel not in self.version_tags:
             return None
-        desc = self._resolve(channel)
+        desc = self._head(channel)
         return desc.digest if desc else None
 
 

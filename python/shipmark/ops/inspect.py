@@ -68,11 +68,12 @@ def _matches(image: Image, state_filter: Optional[str], where: Dict[str, str]) -
 
 
 def list_images(*, store: Store, repo: Ref, state: Optional[str] = None, where: List[str] = (),
-                limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None) -> Listing:
+                limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
+                tag_cache=None) -> Listing:
     if state is not None and state not in STATES:
         raise InputError(f"--state {state!r} is not a state", f"use one of: {', '.join(STATES)}")
     conditions = parse_where(list(where))
-    scan = Scan(store, repo, progress)
+    scan = Scan(store, repo, progress, tag_cache)
     images: List[Image] = []
     for image in scan.images():
         if _matches(image, state, conditions):

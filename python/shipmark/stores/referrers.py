@@ -82,9 +82,18 @@ def attach(store: Store, repo: Ref, subject: Descriptor, manifest: Manifest,
 def refresh_index(store: Store, repo: Ref, subject_digest: str,
                   tags: Optional[List[str]] = None) -> None:
     """Rewrite the `sha256-<hex>` index as the union of what it holds and every per-record tag.
-    Best-effort: a lost race is repaired by the next writer, and readers never depend on it."""
+    Best-effort: a lost race is repaired by the next writer, and readers never depend on it.
+    Records found only in the index (copied here by another OCI tool) get their own tag too,
+    so that every shipmark record of a subject with per-record tags has one."""
     try:
+        if tags is None:
+            tags = store.list_tags(repo)
         found = list_referrers(store, repo, subject_digest, tags=tags, use_api=False)
+        tagged = set(records_by_subject(tags).get(subject_digest[7:39], []))
+        for desc in found:
+            if desc.digest not in tagged and (desc.annotations or {}).get(mt.A_KIND):
+                manifest = store.get_manifest(repo.with_digest(desc.digest))
+                store.put_manifest(repo.with_tag(record_tag(subject_digest, desc.digest)), manifest)
         index = {
             "schemaVersion": 2,
             "mediaType": mt.OCI_INDEX,
@@ -97,14 +106,17 @@ def refresh_index(store: Store, repo: Ref, subject_digest: str,
 
 
 def list_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[List[str]] = None,
-                   use_api: bool = True, workers: int = 8) -> List[Descriptor]:
+                   use_api: bool = True, workers: int = 8, prefer_record_tags: bool = False) -> List[Descriptor]:
     """Every record attached to subject_digest. `tags` (the repository's tag list) may be passed
-    in by scans that list the repository once for many images."""
-    return read_referrers(store, repo, subject_digest, tags, use_api, workers)[0]
+    in by scans that list the repository once for many images. With `prefer_record_tags`, a
+    subject that has per-record tags is read from them alone (the index adds nothing there,
+    see refresh_index), saving a request per image."""
+    return read_referrers(store, repo, subject_digest, tags, use_api, workers, prefer_record_tags)[0]
 
 
 def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[List[str]] = None,
-                   use_api: bool = True, workers: int = 8) -> Tuple[List[Descriptor], Optional[List[str]]]:
+                   use_api: bool = True, workers: int = 8,
+                   prefer_record_tags: bool = False) -> Tuple[List[Descriptor], Optional[List[str]]]:
     """list_referrers, also returning the tag list it read (None where the API answered), so
     that a record written next can refresh the index without listing the repository again."""
     api = native_api(store) if use_api else None
@@ -119,7 +131,8 @@ def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
         except NotFoundError:
             tags = []   # Registry 2.8 knows no tag list until the first tag: then no record either
     index_tag = fallback_tag(subject_digest)
-    if index_tag in tags:
+    own = records_by_subject(tags).get(subject_digest[7:39], [])
+    if index_tag in tags and not (prefer_record_tags and own):
         try:
             index = store.get_manifest(repo.with_tag(index_tag)).data
             for entry in index.get("manifests") or []:
@@ -127,7 +140,7 @@ def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
                 found[desc.digest] = desc
         except (NotFoundError, RemoteError):
             pass  # being rewritten by another writer: the per-record tags below still hold
-    missing = [d for d in records_by_subject(tags).get(subject_digest[7:39], []) if d not in found]
+    missing = [d for d in own if d not in found]
 
     def fetch(digest: str) -> Optional[Descriptor]:
         manifest = store.get_manifest(repo.with_digest(digest))

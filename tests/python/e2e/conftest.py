@@ -1,7 +1,4 @@
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +11,6 @@ channels:
   testing: {require: [unit]}
   stable:  {require: [acceptance], after: testing, branches: [master]}
 """
-SHIPMARK = os.path.join(os.path.dirname(sys.executable), "shipmark")
 
 
 class Result:
@@ -51,9 +47,3 @@ def push(store):
         push_sample_image(store.store, ref, "svc", when)
         return str(ref)
     return make
-
-
-def run_shipmark(*argv, env=None, timeout=300):
-    """The installed console script in its own process."""
-    return subprocess.Popen([SHIPMARK, *map(str, argv)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, **(env or {})))

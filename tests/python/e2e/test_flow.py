@@ -5,7 +5,7 @@ import json
 
 import servers
 
-from conftest import run_shipmark
+from e2e_support import run_shipmark
 
 
 def test_story_on_every_store(store, sm, push):
