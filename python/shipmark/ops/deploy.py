@@ -146,12 +146,14 @@ def _empty_repo(service: Service, what: str) -> NotFoundError:
 
 
 def plan_service(*, store: Store, service: Service, channel: str, policy: Policy, target: Optional[str],
-                 now: datetime, retry_failed: bool = False) -> Planned:
+                 now: datetime, retry_failed: bool = False, tag_cache=None) -> Planned:
     """Newest image of one service that the channel's policy admits and that did not already fail
-    to deploy to the target, and what the target runs now."""
+    to deploy to the target, and what the target runs now. With a `tag_cache` (remembered version
+    tags, see stores.tagcache) the walk needs no HEAD for tags it has seen; the pick is then checked
+    with one HEAD, and a tag that was pushed again makes the walk start afresh."""
     policy.channel(channel)
     try:
-        scan = Scan(store, service.repo)
+        scan = Scan(store, service.repo, None, tag_cache)
     except NotFoundError:
         raise _empty_repo(service, "no tags (it does not exist)") from None
     if not scan.all_tags:
@@ -174,6 +176,11 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
             f"service {service.name}: no image in {service.repo.name} may enter channel {channel!r}",
             f"`shipmark list {service.repo.name}` shows each image's state",
             [f"{s['tag']}: {'; '.join(s['reasons'])}" for s in skipped[:20]])
+    if tag_cache is not None:
+        if not scan.verified(picked):
+            return plan_service(store=store, service=service, channel=channel, policy=policy, target=target,
+                                now=now, retry_failed=retry_failed)
+        tag_cache.save(keep=scan.version_tags)
     # Most nights the target runs the pick or an image the walk read already: no more requests.
     now_running = current(store, service.repo, target, scan.all_tags, walked, running) if running else None
     if not target:
@@ -210,7 +217,7 @@ def open_stores(services: List[Service], store_for: StoreFor) -> Dict[str, Store
 
 def plan(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), channel: Optional[str] = None,
          target: Optional[str] = None, policy_for: PolicyFor, now: datetime,
-         retry_failed: bool = False) -> Plan:
+         retry_failed: bool = False, tag_cache_for: Optional[Callable[[Ref], Any]] = None) -> Plan:
     target = check_target(target) if target else services.target
     chosen = services.select(list(names))
     stores = open_stores(chosen, store_for)
@@ -219,7 +226,8 @@ def plan(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), 
     def one(service: Service) -> Planned:
         return plan_service(store=stores[service.name], service=service,
                             channel=services.channel_for(service, channel), policy=policies[service.name],
-                            target=target, now=now, retry_failed=retry_failed)
+                            target=target, now=now, retry_failed=retry_failed,
+                            tag_cache=tag_cache_for(service.repo) if tag_cache_for else None)
 
     planned = sorted(each_service(chosen, one), key=lambda p: p.service.name)
     return Plan(services.default_channel(channel), target, planned)

@@ -187,3 +187,16 @@ def test_a_repository_without_tags_is_exit_4(shared_story, registry2):
     assert proc.returncode == 4
     first = proc.stderr.splitlines()[0]
     assert first.startswith("shipmark: error: service ghost: repository ") and first.endswith("has no tags (it does not exist)")
+
+
+def test_a_version_tag_pushed_again_is_not_planned_from_the_cache(registry_story):
+    first = registry_story.json("plan", "--services", "services.yaml", "--only", "worker")["services"][0]
+    # Someone pushes another image under the picked version tag (shipmark's model says they should not).
+    repo = registry_story.repos["worker"]
+    other = push_image(registry_story.store, repo, "worker", "9.9.9", 99, NOW)
+    registry_story.store.put_manifest(repo.with_tag(first["tag"]), registry_story.store.get_manifest(other))
+    again = registry_story.json("plan", "--services", "services.yaml", "--only", "worker")["services"][0]
+    # The cached digest of that tag is not trusted: the image now under it has no records, so the
+    # walk goes on to the next eligible one.
+    assert again["digest"] != first["digest"]
+    assert again["tag"].startswith("0.1.0") and "9.9.9" not in again["tag"]
