@@ -8,22 +8,21 @@ costs one HEAD and one referrers lookup per service, whatever the number of tags
 version tags newest first and stops at the first eligible image, as `pick` does.
 """
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional
 
 from ..core import record as rec
-from ..core.policy import Policy, evaluate
 from ..core.descriptor import Descriptor
+from ..core.policy import Policy, evaluate
 from ..core.record import Record
 from ..core.ref import Ref
 from ..core.services import Service, ServicesFile, check_target, deployed_tag
 from ..errors import InputError, NotFoundError, NothingEligibleError, RemoteError
 from ..stores.base import Store
 from .. import render as rendering
-from .images import Image, Scan, attach, load, records_of
+from .images import Image, Scan, attach, load, records_of, statement
 
 NEW, NONE, UPGRADE, DOWNGRADE = "new", "none", "upgrade", "downgrade"
 CHANGED = "changed"   # `deployed` does not order images: it only knows the image is another one
@@ -92,13 +91,10 @@ def _recorded_tag(store: Store, repo: Ref, record: Optional[Record]) -> Optional
     if record is None:
         return None
     try:
-        manifest = store.get_manifest(repo.with_digest(record.digest)).data
-        layer = (manifest.get("layers") or [{}])[0].get("digest")
-        statement = json.loads(store.get_blob(repo, layer)) if layer else {}
-        tag = (statement.get("predicate") or {}).get("tag")
-        return tag if isinstance(tag, str) else None
-    except (NotFoundError, RemoteError, InputError, ValueError, AttributeError):
-        return None
+        tag = (statement(store, repo, record.digest).get("predicate") or {}).get("tag")
+    except (NotFoundError, RemoteError, InputError, AttributeError):
+        return None   # a record shipmark did not write: the digest is shown instead
+    return tag if isinstance(tag, str) else None
 
 
 def running_digest(store: Store, repo: Ref, target: str, tags: List[str]) -> Optional[Descriptor]:
