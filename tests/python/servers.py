@@ -106,6 +106,7 @@ class Server:
         self.ready_status = ready_status
         self.proc: Optional[subprocess.Popen] = None
         self.log_path = self.workdir / f"{name}.log"
+        self.cleanup: List[Path] = []     # storage directories removed at stop
 
     @property
     def host(self) -> str:
@@ -155,14 +156,26 @@ class Server:
             return "(no log)"
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        for path in self.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def storage_dir(name: str, fallback: Path) -> Path:
+    """Where a registry keeps its data: RAM (/dev/shm) when there is one, since this machine's
+    disk is slow under load and the tests measure shipmark, not the disk; else `fallback`."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        import tempfile
+        return Path(tempfile.mkdtemp(prefix=f"shipmark-{name}-", dir=shm))
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
 
 
 def start_registry2(workdir: Path, auth: Optional[dict] = None) -> Server:
@@ -171,12 +184,13 @@ def start_registry2(workdir: Path, auth: Optional[dict] = None) -> Server:
     binary = find_tool("docker-registry")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    data = storage_dir("registry2", workdir / "data")
     port = free_port()
     config = {
         "version": 0.1,
         "log": {"level": "error", "accesslog": {"disabled": True}},
         "storage": {
-            "filesystem": {"rootdirectory": str(workdir / "data")},
+            "filesystem": {"rootdirectory": str(data)},
             "delete": {"enabled": True},
             "maintenance": {"uploadpurging": {"enabled": False}},
         },
@@ -186,7 +200,9 @@ def start_registry2(workdir: Path, auth: Optional[dict] = None) -> Server:
         config["auth"] = auth
     config_path = workdir / "config.yml"
     config_path.write_text(json.dumps(config, indent=2))  # YAML is a superset of JSON
-    return Server("registry2", [binary, "serve", str(config_path)], port, workdir).start()
+    server = Server("registry2", [binary, "serve", str(config_path)], port, workdir)
+    server.cleanup.append(data)
+    return server.start()
 
 
 def htpasswd_auth(workdir: Path, user: str = TEST_USER,
@@ -228,10 +244,12 @@ def default_build_cache() -> Path:
 def start_referrers_registry(workdir: Path, build_cache: Optional[Path] = None) -> Server:
     binary = build_refreg(build_cache or default_build_cache())
     workdir = Path(workdir)
-    (workdir / "blobs").mkdir(parents=True, exist_ok=True)
+    blobs = storage_dir("referrers", workdir / "blobs")
     port = free_port()
-    return Server("referrers-registry", [str(binary), "-address", f"127.0.0.1:{port}",
-                                         "-disk", str(workdir / "blobs")], port, workdir).start()
+    server = Server("referrers-registry", [str(binary), "-address", f"127.0.0.1:{port}",
+                                           "-disk", str(blobs)], port, workdir)
+    server.cleanup.append(blobs)
+    return server.start()
 
 
 def start_crane_registry(workdir: Path) -> Server:
