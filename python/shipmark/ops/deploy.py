@@ -273,7 +273,8 @@ def chosen_from_json(data: Any, services: ServicesFile, names: List[str] = (), s
         try:
             check_digest(digest)
         except InputError:
-            raise InputError(f"{source}: services[{i}] ({name}).digest: expected sha256:<64 hex>, got {digest!r}") from None
+            raise InputError(f"{source}: services[{i}] ({name}).digest: expected sha256:<64 hex>, "
+                             f"got {digest!r}") from None
         if entry.get("repo") not in (None, service.repo.name):
             raise InputError(f"{source}: services[{i}] ({name}).repo is {entry.get('repo')}, but "
                              f"{services.source} says {service.repo.name}", "plan again with the current services file")
@@ -410,30 +411,36 @@ def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen
         c = by_name[service.name]
         store = stores[service.name]
         tags = store.list_tags(service.repo)
-        running = current(store, service.repo, target, tags)
-        if running is not None and running.image.digest == c.digest:
-            return None, running
+        running = running_digest(store, service.repo, target, tags)
+        if running is not None and running.digest == c.digest:
+            return None, running, tags
         image = load(store, service.repo.with_digest(c.digest), tags)
+        previous = f"{service.repo.name}@{running.digest}" if running else None
         outcome = record_deployment(store=store, image=image, tag=c.tag, target=target, succeeded=succeeded,
-                                    now=now, by=by, previous=running.image.pinned if running else None,
-                                    service=service.name, channel=c.channel, reason=reason)
-        return outcome, running
+                                    now=now, by=by, previous=previous, service=service.name, channel=c.channel,
+                                    reason=reason)
+        return outcome, running, tags
 
     results = each_service(ordered, one)
-    recorded = [o for o, _ in results if o is not None]
-    unchanged = sorted(s.name for s, (o, _) in zip(ordered, results) if o is None)
+    recorded = [o for o, _, _ in results if o is not None]
+    unchanged = sorted(s.name for s, (o, _, _) in zip(ordered, results) if o is None)
     result = Deployment(target, SUCCEEDED if succeeded else FAILED, sorted(recorded, key=lambda o: o.name),
                         unchanged)
     if rollback_templates:
-        previous = [Chosen(s, by_name[s.name].channel, s.repo, running.image.digest, running.tag or "")
-                    for s, (_, running) in zip(ordered, results) if running is not None]
-        missing = sorted(s.name for s, (_, running) in zip(ordered, results) if running is None)
+        # The tag did not move: it still names what the target ran before this deployment.
+        previous, missing = [], []
+        for s, (_, running, tags) in zip(ordered, results):
+            if running is None:
+                missing.append(s.name)
+                continue
+            was = current(stores[s.name], s.repo, target, tags, desc=running)
+            previous.append(Chosen(s, by_name[s.name].channel, s.repo, running.digest, was.tag or ""))
         if not previous:
             raise NotFoundError(f"nothing to roll back to: no service was deployed to {target} before",
                                 "the failed deployment is recorded; deploy a known good set by hand")
         done = render(chosen=previous, services=services, templates=list(rollback_templates),
                       out=rollback_out, target=target)
-        result.rollback = dict(done.to_json(), missing=missing)
+        result.rollback = dict(done.to_json(), missing=sorted(missing))
     return result
 
 
