@@ -209,3 +209,44 @@ def registry_store(request, tmp_path):
     yield case
     for opened in case._opened:
         opened.close()
+
+
+# -- the command line in-process ---------------------------------------------------------------
+
+# Variables a developer's or a Jenkins agent's shell may carry into a test run.
+OUTSIDE_VARS = ("BUILD_URL", "JOB_NAME", "BUILD_NUMBER", "GIT_COMMIT", "GIT_BRANCH", "GIT_URL", "JENKINS_URL",
+                "JENKINS_USER", "JENKINS_API_TOKEN", "SHIPMARK_POLICY", "SHIPMARK_BY", "SHIPMARK_STRICT_JENKINS",
+                "SHIPMARK_DESCRIPTION_FORMAT", "PROMOTED_JOB_FULL_NAME", "PROMOTED_NUMBER", "IMAGE")
+
+
+class Run:
+    """What one `shipmark` call left: exit code, stdout, stderr (and stdout parsed as JSON)."""
+
+    def __init__(self, code, out, err):
+        self.code, self.out, self.err = code, out, err
+
+    @property
+    def json(self):
+        import json
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """A clean environment in tmp_path: no Jenkins or shipmark variables from outside."""
+    for var in OUTSIDE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+@pytest.fixture
+def cli(capsys, env):
+    """cli("mark", ...) runs main() in-process and captures stdout, stderr and the exit code."""
+    from shipmark.__main__ import main
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+    return run

@@ -1,32 +1,4 @@
-import json
-
 import pytest
-
-from shipmark.__main__ import main
-
-
-class Run:
-    def __init__(self, code, out, err):
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def json(self):
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch, tmp_path):
-    """cli("list", "ocidir://...") runs main() in-process; no Jenkins variables leak in."""
-    for var in ("BUILD_URL", "JOB_NAME", "BUILD_NUMBER", "GIT_COMMIT", "GIT_BRANCH", "GIT_URL", "JENKINS_URL",
-                "SHIPMARK_POLICY", "SHIPMARK_BY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-
-    def run(*argv):
-        code = main([str(a) for a in argv])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-    return run
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shipmark.__main__ import main
 from shipmark.ops.demo import push_sample_image
 
 POLICY = """\
@@ -13,28 +11,11 @@ channels:
 """
 
 
-class Result:
-    def __init__(self, code, out, err):
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def json(self):
-        return json.loads(self.out)
-
-
 @pytest.fixture
-def sm(capsys, monkeypatch, tmp_path):
+def sm(cli, tmp_path):
     """sm("status", ref) runs shipmark in-process with a policy file in the working directory."""
-    for var in ("BUILD_URL", "GIT_BRANCH", "GIT_COMMIT", "JENKINS_URL", "SHIPMARK_POLICY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
     (tmp_path / "shipmark.yaml").write_text(POLICY)
-
-    def run(*argv):
-        code = main([str(a) for a in argv])
-        cap = capsys.readouterr()
-        return Result(code, cap.out, cap.err)
-    return run
+    return cli
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
 """Jenkins tests: python-jenkins against the REST double (double.py) on 127.0.0.1, images in
 OCI layouts under tmp_path (and Docker Registry 2.8 in test_registry.py)."""
 
-import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -11,15 +9,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from double import JenkinsDouble  # noqa: E402
+from jenkins_support import BUILT, PASSWORD, TOKEN, USER, VIEWER, VIEWER_TOKEN  # noqa: E402
 
-from shipmark.__main__ import main  # noqa: E402
-
-USER, TOKEN, PASSWORD = "ci", "11f0c3e2b7a94d5e8f61a2b3c4d5e6f7a8", "ci-password"
-VIEWER, VIEWER_TOKEN = "viewer", "1100aa11bb22cc33dd44ee55ff66aa77bb"
-BUILT = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)
-JENKINS_VARS = ("BUILD_URL", "JOB_NAME", "BUILD_NUMBER", "GIT_COMMIT", "GIT_BRANCH", "GIT_URL", "JENKINS_URL",
-                "JENKINS_USER", "JENKINS_API_TOKEN", "SHIPMARK_POLICY", "SHIPMARK_BY", "SHIPMARK_STRICT_JENKINS",
-                "SHIPMARK_DESCRIPTION_FORMAT", "PROMOTED_JOB_FULL_NAME", "PROMOTED_NUMBER", "IMAGE")
 
 
 @pytest.fixture
@@ -38,40 +29,12 @@ def jd():
     double.stop()
 
 
-class Run:
-    def __init__(self, code, out, err):
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def json(self):
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path):
-    """A clean environment in tmp_path: no Jenkins or shipmark variables from outside."""
-    for var in JENKINS_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
-
-
 @pytest.fixture
 def jenkins_env(env, jd):
     env.setenv("JENKINS_URL", jd.url)
     env.setenv("JENKINS_USER", USER)
     env.setenv("JENKINS_API_TOKEN", TOKEN)
     return env
-
-
-@pytest.fixture
-def cli(capsys, env):
-    """cli("mark", ...) runs main() in-process and captures stdout, stderr and the exit code."""
-    def run(*argv):
-        code = main([str(a) for a in argv])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-    return run
 
 
 @pytest.fixture
@@ -98,7 +61,3 @@ def images(tmp_path):
                                     build_url=build_url)
             return text
     return Images()
-
-
-def build_url(jd, number, job="team/app"):
-    return jd.url + "".join(f"job/{p}/" for p in job.split("/")) + f"{number}/"

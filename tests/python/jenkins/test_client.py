@@ -5,7 +5,7 @@ import json
 import jenkins as python_jenkins
 import pytest
 import requests
-from conftest import PASSWORD, TOKEN, USER, VIEWER, VIEWER_TOKEN, build_url
+from jenkins_support import PASSWORD, TOKEN, USER, VIEWER, VIEWER_TOKEN, build_url
 from double import JenkinsDouble, apply_tree, fixture, parse_tree
 
 from shipmark.errors import InputError, JenkinsError, NotFoundError

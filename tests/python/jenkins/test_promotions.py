@@ -3,7 +3,7 @@
 import json
 
 import requests
-from conftest import TOKEN, USER, VIEWER_TOKEN, build_url
+from jenkins_support import TOKEN, USER, VIEWER_TOKEN, build_url
 
 from shipmark.core.ref import parse
 from shipmark.ops import images as image_ops

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from conftest import BUILT, build_url
+from jenkins_support import BUILT, build_url
 
 from shipmark.core.ref import parse
 from shipmark.ops import images as image_ops

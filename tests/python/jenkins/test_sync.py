@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import TOKEN, build_url
+from jenkins_support import TOKEN, build_url
 
 from shipmark.core.ref import parse
 from shipmark.ops import images as image_ops
