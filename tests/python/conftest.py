@@ -181,10 +181,6 @@ def _make_case(kind: str, request, tmp_path: Path) -> StoreCase:
     from shipmark.stores import open_store
 
     if kind == "ocidir":
-        try:
-            import shipmark.stores.ocidir  # noqa: F401
-        except ImportError:
-            pytest.skip("shipmark.stores.ocidir is not there yet")
         repo = parse(f"ocidir://{tmp_path / 'layout'}", default_tag=None)
         server = None
     else:

@@ -3,7 +3,6 @@ acceptance, one rejected after it reached stable. Time is simulated, so min_age 
 
 import gzip
 import io
-import json
 import os
 import tarfile
 from dataclasses import dataclass, field

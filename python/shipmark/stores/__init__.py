@@ -5,7 +5,7 @@ pay for requests, urllib3 or docker.
 """
 
 import os
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 from ..core.ref import OCIDIR, REGISTRY, Ref
 from ..errors import InputError

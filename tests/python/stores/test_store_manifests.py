@@ -8,7 +8,7 @@ from shipmark.core import mediatype as mt
 from shipmark.core.descriptor import Manifest
 from shipmark.errors import NotFoundError
 
-from servers import build_image, push_image, run_tool
+from servers import push_image, run_tool
 
 
 @pytest.mark.parametrize("media", ["oci", "docker"])

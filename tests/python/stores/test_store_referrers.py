@@ -9,10 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from shipmark.core import mediatype as mt
-from shipmark.core.descriptor import Descriptor
 from shipmark.stores import referrers
 
 from faultproxy import FaultProxy

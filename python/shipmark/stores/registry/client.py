@@ -33,7 +33,7 @@ import urllib3
 from ...core import mediatype as mt
 from ...core.descriptor import Descriptor, Manifest, sha256
 from ...core.ref import REGISTRY, Ref
-from ...errors import AuthError, InputError, NotFoundError, RegistryError, ShipmarkError
+from ...errors import InputError, NotFoundError, RegistryError, ShipmarkError
 from ..cache import ManifestCache
 from .auth import Authenticator, CredsFn, auth_error, scope_for
 from .transport import (DEFAULT_TIMEOUT, StreamBody, env_ca_bundle, make_session, proxies_for,
