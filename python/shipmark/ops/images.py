@@ -114,6 +114,13 @@ class Scan:
         """Distinct images in version order, newest first. The first `batch` tags are resolved
         together before the first image is given out; later rounds grow."""
         tags = self.version_tags
+        try:
+            yield from self._walk(tags, batch)
+        finally:   # also when the caller stops early (pick): what was learnt is kept
+            if self.tag_cache is not None:
+                self.tag_cache.save(keep=self.version_tags)
+
+    def _walk(self, tags: List[str], batch: int) -> Iterator[Image]:
         done = start = 0
         with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
             while start < len(tags):
@@ -135,8 +142,6 @@ class Scan:
                 if self.progress:
                     self.progress(done, len(tags))
                 batch = min(batch * 4, 256)
-        if self.tag_cache is not None:
-            self.tag_cache.save(keep=self.version_tags)
 
     def verified(self, image: Image) -> bool:
         """Does the image's first tag still point at it? One request; drops a stale cache entry."""

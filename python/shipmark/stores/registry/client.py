@@ -89,6 +89,7 @@ class RegistryStore:
         self._cache = cache
         self._lock = threading.Lock()
         self._referrers_api: Dict[str, bool] = {}
+        self._probe_lock = threading.Lock()   # one probe per registry, not one per scan thread
 
     # -- Store: manifests ---------------------------------------------------------------------
 
@@ -254,6 +255,12 @@ class RegistryStore:
 
     def referrers(self, repo: Ref, subject_digest: str) -> Optional[List[Descriptor]]:
         self._check_ref(repo, need_reference=False)
+        if self.has_referrers_api(repo.registry) is None:
+            with self._probe_lock:
+                return self._referrers(repo, subject_digest)
+        return self._referrers(repo, subject_digest)
+
+    def _referrers(self, repo: Ref, subject_digest: str) -> Optional[List[Descriptor]]:
         with self._lock:
             known = self._referrers_api.get(repo.registry)
         if known is False:
