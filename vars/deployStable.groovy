@@ -66,6 +66,10 @@ def call(Map args = [:]) {
     }
     Outcome recorded = shipmark.run('deployed', failed.toList())
     String what = "deployStable: apply failed with exit status ${status}"
+    if (!recorded.ok && opts.rollback && recorded.status == Outcome.NOT_FOUND) {
+        // The failure is recorded; only the earlier set to go back to is missing (a first deployment).
+        error("${what}; recorded as a failed deployment to ${opts.target}; nothing to roll back to: ${recorded.message}")
+    }
     if (!recorded.ok) {
         error("${what}; recording the failed deployment failed too: ${recorded.message}")
     }

@@ -87,7 +87,7 @@ class DeployStableStepTests extends StepTestCase {
     void it_does_not_reapply_when_there_is_nothing_to_roll_back_to() {
         applyExits([1])
         answer(deployed: [status: 4, json: [error: [type: 'NotFoundError', message: 'no earlier deployment to stable-server']]])
-        assertEquals('deployStable: apply failed with exit status 1; recording the failed deployment failed too: no earlier deployment to stable-server',
+        assertEquals('deployStable: apply failed with exit status 1; recorded as a failed deployment to stable-server; nothing to roll back to: no earlier deployment to stable-server',
             errorFrom { h.runStep('deployStable', ARGS) })
         assertEquals(1, applyCalls().size())
     }
