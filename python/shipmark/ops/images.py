@@ -39,7 +39,11 @@ class Image:
 
     @property
     def state(self) -> ImageState:
-        return fold(self.records)
+        """The fold of the records, computed once per set of records."""
+        key = len(self.records)
+        if getattr(self, "_state_key", None) != key:
+            self._state, self._state_key = fold(self.records), key
+        return self._state
 
     @property
     def built_at(self) -> Optional[datetime]:
@@ -88,6 +92,7 @@ class Scan:
         visible = [t for t in self.all_tags if not referrers.is_internal_tag(t)]
         self.version_tags = version.sort_newest_first(visible)
         self.other_tags = sorted(set(visible) - set(self.version_tags))
+        self._record_tags = referrers.records_by_subject(self.all_tags)   # once, not per image
         self._by_digest: Dict[str, Image] = {}
 
     def _head(self, tag: str) -> Optional[Descriptor]:
@@ -107,7 +112,7 @@ class Scan:
 
     def _records(self, desc: Descriptor) -> List[Record]:
         found = referrers.list_referrers(self.store, self.repo, desc.digest, self.all_tags,
-                                         prefer_record_tags=True)
+                                         workers=1, prefer_record_tags=True, grouped=self._record_tags)
         return [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
 
     def images(self, batch: int = SCAN_WORKERS) -> Iterator[Image]:

@@ -106,17 +106,20 @@ def refresh_index(store: Store, repo: Ref, subject_digest: str,
 
 
 def list_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[List[str]] = None,
-                   use_api: bool = True, workers: int = 8, prefer_record_tags: bool = False) -> List[Descriptor]:
+                   use_api: bool = True, workers: int = 8, prefer_record_tags: bool = False,
+                   grouped: Optional[Dict[str, List[str]]] = None) -> List[Descriptor]:
     """Every record attached to subject_digest. `tags` (the repository's tag list) may be passed
     in by scans that list the repository once for many images. With `prefer_record_tags`, a
     subject that has per-record tags is read from them alone (the index adds nothing there,
-    see refresh_index), saving a request per image."""
-    return read_referrers(store, repo, subject_digest, tags, use_api, workers, prefer_record_tags)[0]
+    see refresh_index), saving a request per image. `grouped` is records_by_subject(tags), for
+    scans that read many subjects from one tag list."""
+    return read_referrers(store, repo, subject_digest, tags, use_api, workers, prefer_record_tags, grouped)[0]
 
 
 def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[List[str]] = None,
                    use_api: bool = True, workers: int = 8,
-                   prefer_record_tags: bool = False) -> Tuple[List[Descriptor], Optional[List[str]]]:
+                   prefer_record_tags: bool = False,
+                   grouped: Optional[Dict[str, List[str]]] = None) -> Tuple[List[Descriptor], Optional[List[str]]]:
     """list_referrers, also returning the tag list it read (None where the API answered), so
     that a record written next can refresh the index without listing the repository again."""
     api = native_api(store) if use_api else None
@@ -131,7 +134,9 @@ def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
         except NotFoundError:
             tags = []   # Registry 2.8 knows no tag list until the first tag: then no record either
     index_tag = fallback_tag(subject_digest)
-    own = records_by_subject(tags).get(subject_digest[7:39], [])
+    if grouped is None:
+        grouped = records_by_subject(tags)
+    own = grouped.get(subject_digest[7:39], [])
     if index_tag in tags and not (prefer_record_tags and own):
         try:
             index = store.get_manifest(repo.with_tag(index_tag)).data
@@ -148,9 +153,12 @@ def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
             return None  # a 128-bit prefix collision: another subject's record
         return manifest.descriptor()
 
-    if missing:
+    if len(missing) > 1 and workers > 1:
         with ThreadPoolExecutor(max_workers=min(workers, len(missing))) as pool:
-            for desc in pool.map(fetch, missing):
-                if desc is not None:
-                    found[desc.digest] = desc
+            fetched = list(pool.map(fetch, missing))
+    else:   # scans already run one thread per image: no pool of pools
+        fetched = [fetch(d) for d in missing]
+    for desc in fetched:
+        if desc is not None:
+            found[desc.digest] = desc
     return sorted(found.values(), key=lambda d: d.digest), tags
