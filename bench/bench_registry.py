@@ -110,6 +110,10 @@ def main():
     ap.add_argument("--copy-mb", type=int, default=200)
     args = ap.parse_args()
 
+    # An installed wheel has its bytecode compiled at install time; an editable checkout under
+    # PYTHONDONTWRITEBYTECODE would compile every module on every run instead.
+    import compileall
+    compileall.compile_dir(str(HERE.parent / "python" / "shipmark"), quiet=1)
     work = Path(tempfile.mkdtemp(prefix="shipmark-bench-"))
     server = servers.start_registry2(work / "registry")
     skopeo = servers.find_tool("skopeo")
