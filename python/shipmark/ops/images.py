@@ -112,7 +112,8 @@ class Scan:
 
     def _records(self, desc: Descriptor) -> List[Record]:
         found = referrers.list_referrers(self.store, self.repo, desc.digest, self.all_tags,
-                                         workers=1, prefer_record_tags=True, grouped=self._record_tags)
+                                         workers=1, prefer_record_tags=True, grouped=self._record_tags,
+                                         known=self.tag_cache.records if self.tag_cache is not None else None)
         return [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
 
     def images(self, batch: int = SCAN_WORKERS) -> Iterator[Image]:

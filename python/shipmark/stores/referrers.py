@@ -107,19 +107,24 @@ def refresh_index(store: Store, repo: Ref, subject_digest: str,
 
 def list_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[List[str]] = None,
                    use_api: bool = True, workers: int = 8, prefer_record_tags: bool = False,
-                   grouped: Optional[Dict[str, List[str]]] = None) -> List[Descriptor]:
+                   grouped: Optional[Dict[str, List[str]]] = None,
+                   known: Optional[Dict[str, Descriptor]] = None) -> List[Descriptor]:
     """Every record attached to subject_digest. `tags` (the repository's tag list) may be passed
     in by scans that list the repository once for many images. With `prefer_record_tags`, a
     subject that has per-record tags is read from them alone (the index adds nothing there,
     see refresh_index), saving a request per image. `grouped` is records_by_subject(tags), for
-    scans that read many subjects from one tag list."""
-    return read_referrers(store, repo, subject_digest, tags, use_api, workers, prefer_record_tags, grouped)[0]
+    scans that read many subjects from one tag list. `known` maps record digests to their
+    descriptors (content-addressed, so never stale): hits need no request, and fetched records
+    are added to it."""
+    return read_referrers(store, repo, subject_digest, tags, use_api, workers, prefer_record_tags, grouped,
+                          known)[0]
 
 
 def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[List[str]] = None,
                    use_api: bool = True, workers: int = 8,
                    prefer_record_tags: bool = False,
-                   grouped: Optional[Dict[str, List[str]]] = None) -> Tuple[List[Descriptor], Optional[List[str]]]:
+                   grouped: Optional[Dict[str, List[str]]] = None,
+                   known: Optional[Dict[str, Descriptor]] = None) -> Tuple[List[Descriptor], Optional[List[str]]]:
     """list_referrers, also returning the tag list it read (None where the API answered), so
     that a record written next can refresh the index without listing the repository again."""
     api = native_api(store) if use_api else None
@@ -148,10 +153,15 @@ def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
     missing = [d for d in own if d not in found]
 
     def fetch(digest: str) -> Optional[Descriptor]:
+        if known is not None and digest in known:
+            return known[digest]
         manifest = store.get_manifest(repo.with_digest(digest))
         if (manifest.data.get("subject") or {}).get("digest") != subject_digest:
             return None  # a 128-bit prefix collision: another subject's record
-        return manifest.descriptor()
+        desc = manifest.descriptor()
+        if known is not None:
+            known[digest] = desc
+        return desc
 
     if len(missing) > 1 and workers > 1:
         with ThreadPoolExecutor(max_workers=min(workers, len(missing))) as pool:
