@@ -112,10 +112,10 @@ def list_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
     """Every record attached to subject_digest. `tags` (the repository's tag list) may be passed
     in by scans that list the repository once for many images. With `prefer_record_tags`, a
     subject that has per-record tags is read from them alone (the index adds nothing there,
-    see refresh_index), saving a request per image. `grouped` is records_by_subject(tags), for
-    scans that read many subjects from one tag list. `known` maps record digests to their
-    descriptors (content-addressed, so never stale): hits need no request, and fetched records
-    are added to it."""
+    see refresh_index) once those records are known, saving a request per image. `grouped` is
+    records_by_subject(tags), for scans that read many subjects from one tag list. `known` maps
+    record digests to their descriptors (content-addressed, so never stale): hits need no
+    request, and what was read is added to it."""
     return read_referrers(store, repo, subject_digest, tags, use_api, workers, prefer_record_tags, grouped,
                           known)[0]
 
@@ -142,7 +142,10 @@ def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
     if grouped is None:
         grouped = records_by_subject(tags)
     own = grouped.get(subject_digest[7:39], [])
-    if index_tag in tags and not (prefer_record_tags and own):
+    # One index GET answers for all of a subject's records, so it is read unless the per-record
+    # tags already say everything: in a scan (prefer_record_tags), once every record is known.
+    settled = prefer_record_tags and own and (known is None or all(d in known for d in own))
+    if index_tag in tags and not settled:
         try:
             index = store.get_manifest(repo.with_tag(index_tag)).data
             for entry in index.get("manifests") or []:
@@ -171,4 +174,6 @@ def read_referrers(store: Store, repo: Ref, subject_digest: str, tags: Optional[
     for desc in fetched:
         if desc is not None:
             found[desc.digest] = desc
+    if known is not None:
+        known.update((d.digest, d) for d in found.values() if d.digest in own)
     return sorted(found.values(), key=lambda d: d.digest), tags
