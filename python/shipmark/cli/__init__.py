@@ -23,9 +23,13 @@ COMMANDS = [
 ]
 
 EXIT_CODES = """exit codes:
-  0  ok                       3  policy not satisfied / nothing eligible
-  1  unexpected error (a bug)  4  not found
-  2  bad input or usage       5  registry, Jenkins, auth or network error"""
+  0    ok
+  1    unexpected error (a bug: rerun with --debug and report it)
+  2    bad input or usage
+  3    policy not satisfied / nothing eligible
+  4    not found
+  5    registry, Jenkins, auth or network error
+  130  interrupted"""
 
 
 @dataclass
@@ -56,8 +60,9 @@ def policy_flag(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="shipmark",
-                    description="Record what happened to each Docker image on the image itself in the "
-                                "registry, promote by policy, and pick the newest stable image.",
+                    description="shipmark records what happened to each Docker image on the image itself in\n"
+                                "the registry (OCI referrers), promotes images into channels by policy, and\n"
+                                "picks the newest stable one. Start with `shipmark demo`; every command has --help.",
                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"shipmark {__version__}")
     common(parser)

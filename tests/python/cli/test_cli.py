@@ -20,7 +20,7 @@ def test_no_arguments_prints_help(cli):
     for command in ("tag", "record", "mark", "reject", "restore", "status", "list", "promote", "pick",
                     "rollback", "history", "demo"):
         assert command in run.out
-    assert "3  policy not satisfied" in run.out
+    assert "3    policy not satisfied" in run.out
 
 
 def test_tag_and_labels(cli, monkeypatch):
