@@ -36,7 +36,6 @@ sys.path.insert(0, str(HERE.parent / "tests" / "python"))
 sys.path.insert(0, str(HERE.parent / "tests" / "python" / "deploy"))
 
 import servers  # noqa: E402
-from deploy_history import image_blobs  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 
 from shipmark.core import mediatype as mt  # noqa: E402
@@ -44,6 +43,7 @@ from shipmark.core import record as rec  # noqa: E402
 from shipmark.core import version  # noqa: E402
 from shipmark.core.descriptor import Manifest, canonical_json  # noqa: E402
 from shipmark.core.ref import parse_repo  # noqa: E402
+from shipmark.ops.demo import push_sample_image  # noqa: E402
 from shipmark.stores import open_store, referrers  # noqa: E402
 
 SHIPMARK = shutil.which("shipmark") or str(Path(sys.executable).parent / "shipmark")
@@ -55,12 +55,8 @@ def push_image_with_records(store, repo, service, n, acceptance):
     """One image and its three records, as `record` and `mark` leave them in the registry."""
     when = START + timedelta(hours=n)
     tag = version.make_tag(f"1.{n // 100}.{n % 100}", n, when, "abcdef0")
-    blobs = image_blobs(service, tag, when)
-    store.put_blob(repo, blobs["config"])
-    store.put_blob(repo, blobs["layer"])
-    image = Manifest(mt.OCI_MANIFEST, blobs["manifest"])
-    store.put_manifest(repo.with_tag(tag), image)
-    subject = image.descriptor()
+    push_sample_image(store, repo.with_tag(tag), service, when)
+    subject = store.head_manifest(repo.with_tag(tag))
     by = f"https://jenkins.example.com/job/{service}/{n}/"
     records = [
         rec.build(rec.PROVENANCE, subject, repo.name, {"builder": by}, when, by, branch="master"),

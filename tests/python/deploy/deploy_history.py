@@ -2,19 +2,16 @@
 store, with provenance, unit and acceptance records and promotions through the shipmark ops, so
 the records are exactly what a pipeline writes."""
 
-import gzip
-import io
-import tarfile
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional, Tuple
 
-from shipmark.core import mediatype as mt
 from shipmark.core import version
-from shipmark.core.descriptor import Manifest, canonical_json, sha256
+from shipmark.core.descriptor import sha256
 from shipmark.core.policy import Policy
 from shipmark.core.ref import Ref
 from shipmark.errors import PolicyError
 from shipmark.ops import annotate, channel
+from shipmark.ops.demo import push_sample_image
 
 POLICY_YAML = """\
 channels:
@@ -39,33 +36,10 @@ STORY: Dict[str, List[Tuple[str, str, Optional[str], bool]]] = {
 EXPECTED_STABLE = {"api": "1.1.0", "web": "2.0.0", "worker": "0.2.0"}
 
 
-def image_blobs(service: str, tag: str, created: datetime) -> Dict[str, bytes]:
-    """A tiny but real image: one gzip tar layer, an OCI config with the standard labels."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        body = f"{service} {tag}\n".encode()
-        info = tarfile.TarInfo(f"app/{service}.version")
-        info.size, info.mtime = len(body), 0
-        tar.addfile(info, io.BytesIO(body))
-    layer = gzip.compress(buf.getvalue(), mtime=0)
-    labels = version.labels(tag.split("-b")[0], created, None, f"https://git.example.com/{service}")
-    config = canonical_json({"architecture": "amd64", "os": "linux", "created": labels[mt.L_CREATED],
-                             "config": {"Labels": labels},
-                             "rootfs": {"type": "layers", "diff_ids": [sha256(buf.getvalue())]}})
-    manifest = canonical_json({
-        "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-        "config": {"mediaType": mt.OCI_CONFIG, "digest": sha256(config), "size": len(config)},
-        "layers": [{"mediaType": mt.OCI_LAYER_GZIP, "digest": sha256(layer), "size": len(layer)}]})
-    return {"config": config, "layer": layer, "manifest": manifest}
-
-
 def push_image(store, repo: Ref, service: str, ver: str, build: int, created: datetime) -> Ref:
-    tag = version.make_tag(ver, build, created, sha256(f"{service}/{build}".encode())[7:14])
-    blobs = image_blobs(service, tag, created)
-    store.put_blob(repo, blobs["config"])
-    store.put_blob(repo, blobs["layer"])
-    ref = repo.with_tag(tag)
-    store.put_manifest(ref, Manifest(mt.OCI_MANIFEST, blobs["manifest"]))
+    sha = sha256(f"{service}/{build}".encode())[7:14]
+    ref = repo.with_tag(version.make_tag(ver, build, created, sha))
+    push_sample_image(store, ref, service, created, sha)
     return ref
 
 
