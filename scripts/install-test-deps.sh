@@ -24,6 +24,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# Go from the official tarball lives in /usr/local/go; a non-login shell may not have it on PATH.
+command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
+command -v go >/dev/null || { echo "install-test-deps: Go is needed for crane, oras and the test registry: install golang-go" >&2; exit 1; }
 gobin="$(go env GOPATH)/bin"
 export PATH="$gobin:$PATH"
 if ! command -v crane >/dev/null; then
