@@ -80,3 +80,19 @@ def services_yaml(repos: Dict[str, str], target: str = "prod", policy: str = "sh
         lines += [f"  - name: {name}", f"    repo: {repo}", "    vars:",
                   f"      ports: [\"{8080 + n}:8080\"]", "      environment:", f"        SERVICE: {name}"]
     return "\n".join(lines) + "\n"
+
+
+def push_story(host: str, prefix: str):
+    """STORY pushed to fresh repositories `host/prefix-<random>/<service>` of one registry;
+    returns the store and the repositories by service name."""
+    import uuid
+
+    from shipmark.core.ref import parse_repo
+    from shipmark.stores import open_store
+    base = f"{host}/{prefix}-{uuid.uuid4().hex[:8]}"
+    store = open_store(parse_repo(f"{base}/x"))
+    repos = {}
+    for name, builds in STORY.items():
+        repos[name] = parse_repo(f"{base}/{name}")
+        build_service(store, repos[name], name, builds)
+    return store, repos

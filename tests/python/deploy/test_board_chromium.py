@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,12 +13,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from deploy_history import NOW, POLICY, POLICY_YAML, STORY, build_service, push_image  # noqa: E402
+from deploy_history import NOW, POLICY, POLICY_YAML, push_image, push_story  # noqa: E402
 
 from shipmark.__main__ import main  # noqa: E402
-from shipmark.core.ref import parse_repo  # noqa: E402
 from shipmark.ops import annotate, board, channel  # noqa: E402
-from shipmark.stores import open_store  # noqa: E402
 
 ARTIFACTS = Path(os.environ.get("SHIPMARK_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "artifacts")
 LAPTOP = (1440, 900)
@@ -87,13 +84,7 @@ class Dom(HTMLParser):
 @pytest.fixture
 def nightly(registry2, tmp_path, monkeypatch):
     """STORY on Registry 2.8, one night deployed, then a newer api build whose deploy failed."""
-    prefix = f"{registry2.host}/board-{uuid.uuid4().hex[:8]}"
-    store = open_store(parse_repo(f"{prefix}/x"))
-    repos = {}
-    for name, builds in STORY.items():
-        repo = parse_repo(f"{prefix}/{name}")
-        build_service(store, repo, name, builds)
-        repos[name] = repo
+    store, repos = push_story(registry2.host, "board")
     (tmp_path / "shipmark.yaml").write_text(POLICY_YAML)
     (tmp_path / "services.yaml").write_text("target: prod\nservices:\n" + "".join(
         f"  - name: {n}\n    repo: {r.name}\n" for n, r in sorted(repos.items())))

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from deploy_history import EXPECTED_STABLE, NOW, POLICY, POLICY_YAML, STORY, build_service, push_image  # noqa: E402
+from deploy_history import EXPECTED_STABLE, NOW, POLICY, POLICY_YAML, push_image, push_story  # noqa: E402
 
 import servers  # noqa: E402  (tests/python is on sys.path through the root conftest)
 
-from shipmark.core.ref import parse_repo  # noqa: E402
 from shipmark.ops import annotate, channel  # noqa: E402
 from shipmark.ops.images import load  # noqa: E402
 from shipmark.stores import open_store  # noqa: E402
@@ -27,13 +26,7 @@ NIGHTLY = "https://jenkins.example.com/job/nightly/{n}/"
 
 def make_story(host, workdir):
     """STORY pushed to fresh repositories on Registry 2.8, with services.yaml and shipmark.yaml."""
-    prefix = f"{host}/deploy-{uuid.uuid4().hex[:8]}"
-    store = open_store(parse_repo(f"{prefix}/x"))
-    repos = {}
-    for name, builds in STORY.items():
-        repo = parse_repo(f"{prefix}/{name}")
-        build_service(store, repo, name, builds)
-        repos[name] = repo
+    store, repos = push_story(host, "deploy")
     (workdir / "shipmark.yaml").write_text(POLICY_YAML)
     (workdir / "services.yaml").write_text("target: prod\nvars: {network: backend}\nservices:\n" + "".join(
         f"  - name: {n}\n    repo: {r.name}\n    vars: {{ports: ['{8080 + i}:8080']}}\n"
