@@ -44,7 +44,8 @@ from shipmark.core import version  # noqa: E402
 from shipmark.core.descriptor import Manifest, canonical_json  # noqa: E402
 from shipmark.core.ref import parse_repo  # noqa: E402
 from shipmark.ops.demo import push_sample_image  # noqa: E402
-from shipmark.stores import open_store, referrers  # noqa: E402
+from shipmark.stores import open_store  # noqa: E402
+from shipmark.stores.discovery import index_tag, record_tag  # noqa: E402
 
 SHIPMARK = shutil.which("shipmark") or str(Path(sys.executable).parent / "shipmark")
 POLICY = "channels:\n  stable: {require: [unit, acceptance]}\n"
@@ -69,10 +70,10 @@ def push_image_with_records(store, repo, service, n, acceptance):
         for digest, data in new.blobs.items():
             if digest != mt.EMPTY_DIGEST:
                 store.put_blob(repo, data, digest)
-        store.put_manifest(repo.with_tag(referrers.record_tag(subject.digest, new.manifest.digest)), new.manifest)
+        store.put_manifest(repo.with_tag(record_tag(subject.digest, new.manifest.digest)), new.manifest)
     index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
              "manifests": sorted((new.descriptor.to_json() for new in records), key=lambda d: d["digest"])}
-    store.put_manifest(repo.with_tag(referrers.fallback_tag(subject.digest)),
+    store.put_manifest(repo.with_tag(index_tag(subject.digest)),
                        Manifest(mt.OCI_INDEX, canonical_json(index)))
 
 

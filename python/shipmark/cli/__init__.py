@@ -19,7 +19,7 @@ COMMANDS = [
     ("restore", "verdict"), ("status", "status"), ("list", "listing"), ("promote", "promote"),
     ("pick", "pick"), ("rollback", "rollback"), ("history", "history"), ("demo", "demo"),
     ("plan", "plan"), ("render", "render_cmd"), ("deployed", "deployed"), ("board", "board"),
-    ("jenkins", "jenkins_cmd"),
+    ("jenkins", "jenkins_cmd"), ("repair", "repair"), ("prune", "prune"),
 ]
 
 EXIT_CODES = """exit codes:

@@ -30,7 +30,7 @@ def run(args, ctx) -> Output:
     services = load_services(args)
     result = board.collect(store_for=ctx.store, services=services, names=args.only, channel=args.channel,
                            target=args.target, policy_for=policy_resolver(args, services), now=ctx.now,
-                           versions=args.versions, tag_cache_for=ctx.tag_cache)
+                           versions=args.versions)
     board.publish(result, args.out, args.title)
     lines = [f"wrote {args.out}: {len(result.rows)} services x up to {result.versions} versions"]
     for row in result.rows:

@@ -54,14 +54,6 @@ class Context:
             self._jenkins = Client.from_env(os.environ)
         return self._jenkins
 
-    def tag_cache(self, repo: Ref):
-        """Remembered version tags for scans of a registry repository (none for OCI layouts,
-        which answer from local files anyway)."""
-        if repo.scheme != refs.REGISTRY:
-            return None
-        from ..stores.tagcache import VersionTagCache
-        return VersionTagCache(repo.name)
-
     def policy(self) -> Policy:
         from .. import policyfile
         return policyfile.load(setting(self.args, "policy"))
@@ -85,5 +77,8 @@ class Context:
         return show
 
     def close(self) -> None:
+        if self._stores:
+            from ..stores import discovery
+            discovery.flush()
         for store in self._stores.values():
             store.close()

@@ -14,7 +14,7 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
-    result = channel.history(store=ctx.store(repo), repo=repo, channel=args.channel, progress=ctx.progress(), tag_cache=ctx.tag_cache(repo))
+    result = channel.history(store=ctx.store(repo), repo=repo, channel=args.channel, progress=ctx.progress())
     lines = []
     for e in result.entries:
         mark = "*" if e.image.digest == result.current else " "

@@ -22,7 +22,7 @@ def run(args, ctx) -> Output:
         raise InputError(f"--limit {args.limit} is not a positive number", "pass --limit N with N >= 1")
     repo = ctx.repo(args.repo)
     listing = inspect.list_images(store=ctx.store(repo), repo=repo, state=args.state, where=args.where,
-                                  limit=args.limit, progress=ctx.progress(), tag_cache=ctx.tag_cache(repo))
+                                  limit=args.limit, progress=ctx.progress())
     lines = []
     for image in listing.images:
         channels = listing.channels.get(image.digest, [])

@@ -18,5 +18,5 @@ def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
     result = channel.pick(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
-                          now=ctx.now, progress=ctx.progress(), tag_cache=ctx.tag_cache(repo))
+                          now=ctx.now, progress=ctx.progress())
     return Output(result.to_json(), [result.image.pinned])

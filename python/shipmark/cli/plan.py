@@ -59,7 +59,7 @@ def run(args, ctx) -> Output:
     services = load_services(args)
     result = deploy.plan(store_for=ctx.store, services=services, names=args.only, channel=args.channel,
                          target=args.target, policy_for=policy_resolver(args, services), now=ctx.now,
-                         retry_failed=args.retry_failed, tag_cache_for=ctx.tag_cache)
+                         retry_failed=args.retry_failed)
     return Output(result.to_json(), plan_lines(result))
 
 

@@ -16,7 +16,10 @@ def add(sub):
     p.add_argument("--to", dest="channel", metavar="CHANNEL", help="the channel, e.g. testing or stable")
     policy_flag(p)
     p.add_argument("--copy-to", metavar="REPO",
-                   help="also copy the image and its records to REPO (blobs mounted) and tag it there")
+                   help="also copy the image and its referrers (records, signatures, SBOMs) to REPO "
+                        "(blobs mounted) and tag it there")
+    p.add_argument("--records-only", action="store_true",
+                   help="with --copy-to: copy shipmark's records but no other referrers")
     p.add_argument("--dry-run", action="store_true", help="check the policy and say what would happen; change nothing")
     p.add_argument("--force", action="store_true", help="promote despite the policy (needs --reason; recorded)")
     p.add_argument("--reason", help="why (required with --force)")
@@ -45,10 +48,13 @@ def run(args, ctx) -> Output:
         raise InputError("promote needs --to CHANNEL", "e.g. --to stable")
     ref = ctx.image(args.image)
     copy_to = ctx.repo(args.copy_to) if args.copy_to else None
+    if args.records_only and copy_to is None:
+        raise InputError("--records-only goes with --copy-to", "add --copy-to REPO, or leave --records-only out")
     result = channel.promote(store=ctx.store(ref), ref=ref, channel=args.channel, policy=ctx.policy(),
                              now=ctx.now, by=ctx.by, dry_run=args.dry_run, force=args.force,
                              reason=args.reason, copy_to=copy_to,
-                             copy_store=ctx.store(copy_to) if copy_to else None)
+                             copy_store=ctx.store(copy_to) if copy_to else None,
+                             records_only=args.records_only)
     data, lines = result.to_json(), promotion_lines(result)
     if source is not None:
         data["from_promotion"] = {"job": source.build.job, "number": source.build.number, "image_from": source.source}

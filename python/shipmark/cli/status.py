@@ -27,4 +27,7 @@ def run(args, ctx) -> Output:
         lines.append(f"  {channel:<9} {verdict}")
     lines.append("  timeline (newest first):")
     lines += ["    " + record_line(r) for r in reversed(state.timeline)] or ["    (no records)"]
+    if st.not_counted:
+        lines.append(f"  not counted ({st.listed.source}):")
+        lines += [f"    {s.digest[:19] or '(no digest)'}  {s.why}" for s in st.not_counted]
     return Output(st.to_json(), lines)

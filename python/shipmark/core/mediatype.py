@@ -37,6 +37,7 @@ L_CREATED = "org.opencontainers.image.created"
 L_REVISION = "org.opencontainers.image.revision"
 L_SOURCE = "org.opencontainers.image.source"
 A_REF_NAME = "org.opencontainers.image.ref.name"
+A_TITLE = "org.opencontainers.image.title"   # on a record's layer: the file name `oras pull` writes
 
 # in-toto statement and predicate types.
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"

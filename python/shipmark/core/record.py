@@ -4,6 +4,7 @@ One record per event, append-only. The payload is an in-toto Statement v1; the m
 annotations summarise it so one referrers listing answers "what state is this image in".
 """
 
+import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +29,11 @@ PREDICATE_TYPES = {
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
 MAX_TEXT = 4000
+PAYLOAD_FILE = "statement.intoto.json"   # the layer's title: what `oras pull` writes
+BUILD_TYPE = "https://shipmark.dev/jenkins-build/v1"
+UNKNOWN_BUILDER = "https://shipmark.dev/builders/unrecorded"
+# DigestSet algorithms whose hex length the in-toto validators check.
+_HEX_LENGTHS = {"sha1": 40, "gitCommit": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
 
 
 def format_time(when: datetime) -> str:
@@ -135,7 +141,8 @@ def build(kind: str, subject: Descriptor, subject_name: str, predicate: Mapping,
         "mediaType": mt.OCI_MANIFEST,
         "artifactType": mt.RECORD_ARTIFACT,
         "config": {"mediaType": mt.OCI_EMPTY, "digest": mt.EMPTY_DIGEST, "size": len(mt.EMPTY_JSON)},
-        "layers": [{"mediaType": mt.IN_TOTO, "digest": sha256(payload), "size": len(payload)}],
+        "layers": [{"mediaType": mt.IN_TOTO, "digest": sha256(payload), "size": len(payload),
+                    "annotations": {mt.A_TITLE: PAYLOAD_FILE}}],
         "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
         "annotations": annotations,
     }
@@ -145,10 +152,17 @@ def build(kind: str, subject: Descriptor, subject_name: str, predicate: Mapping,
 
 def test_predicate(suite: str, result: str, url: Optional[str], passed: List[str], failed: List[str],
                    warned: List[str], configuration: Optional[str]) -> dict:
-    """in-toto test-result v0.1."""
+    """in-toto test-result v0.1. `configuration` is required there, and a ResourceDescriptor
+    needs a uri, digest or content: the test run's URL, else the configuration inline."""
+    config: Dict[str, str] = {"name": configuration or suite}
+    if url:
+        config["uri"] = url
+    else:
+        text = f"suite: {suite}\n" + (f"configuration: {configuration}\n" if configuration else "")
+        config["content"] = base64.b64encode(text.encode("utf-8")).decode("ascii")
     pred = {
         "result": result.upper(),
-        "configuration": [{"name": configuration or suite}],
+        "configuration": [config],
         "passedTests": passed,
         "warnedTests": warned,
         "failedTests": failed,
@@ -162,30 +176,44 @@ def provenance_predicate(git_url: Optional[str], git_commit: Optional[str], git_
                          build_url: Optional[str], job: Optional[str], build_number: Optional[str],
                          builder: Optional[str], base_image: Optional[str], materials: List[Tuple[str, str]],
                          started: datetime) -> dict:
-    """SLSA provenance v1 for a Jenkins build."""
+    """SLSA provenance v1 for a Jenkins build. Shaped to pass the in-toto attestation validators:
+    externalParameters is never empty, a DigestSet holds only full hex digests (a short commit
+    is kept as the revision), the builder id is a URI."""
     deps = []
     if git_url or git_commit:
-        dep = {"uri": f"git+{git_url}" if git_url else "git"}
-        if git_commit:
-            dep["digest"] = {"gitCommit": git_commit}
+        dep: Dict[str, object] = {"uri": f"git+{git_url}" if git_url else "git"}
+        if git_commit and _is_full_hex("gitCommit", git_commit):
+            dep["digest"] = {"gitCommit": git_commit.lower()}
+        elif git_commit:
+            dep["annotations"] = {"revision": git_commit}
         deps.append(dep)
     if base_image:
         deps.append({"uri": base_image, "annotations": {"role": "base-image"}})
     for uri, digest in materials:
         algo, _, hexpart = digest.partition(":")
-        deps.append({"uri": uri, "digest": {algo: hexpart}})
+        if not _is_full_hex(algo, hexpart):
+            raise InputError(f"material {uri}: {digest!r} is not a full {algo or 'sha256'} digest",
+                             "write ALGORITHM:HEX, e.g. sha256: followed by 64 hex digits")
+        deps.append({"uri": uri, "digest": {algo: hexpart.lower()}})
     external = {k: v for k, v in (("repository", git_url), ("ref", git_branch), ("revision", git_commit)) if v}
     internal = {k: v for k, v in (("job", job), ("buildNumber", build_number)) if v}
     return {
         "buildDefinition": {
-            "buildType": "https://shipmark.dev/jenkins-build/v1",
-            "externalParameters": external,
+            "buildType": BUILD_TYPE,
+            "externalParameters": external or {"source": "not recorded"},
             "internalParameters": internal,
             "resolvedDependencies": deps,
         },
         "runDetails": {
-            "builder": {"id": builder or build_url or "unknown"},
+            "builder": {"id": builder or build_url or UNKNOWN_BUILDER},
             "metadata": {k: v for k, v in (("invocationId", build_url),
                                            ("startedOn", format_time(started))) if v},
         },
     }
+
+
+def _is_full_hex(algo: str, hexpart: str) -> bool:
+    """Known algorithms need their full length in hex; others only hex (the validators' rule)."""
+    if not hexpart or not re.fullmatch(r"[0-9a-fA-F]+", hexpart):
+        return False
+    return len(hexpart) == _HEX_LENGTHS.get(algo, len(hexpart))

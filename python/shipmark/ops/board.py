@@ -168,10 +168,10 @@ def _cell(image: Image, channels: List[str], deployed_here: Dict[str, bool]) -> 
 
 
 def board_row(*, store, service: Service, channel: str, policy: Policy, target: Optional[str], versions: int,
-              now: datetime, tag_cache=None) -> Row:
+              now: datetime) -> Row:
     row = Row(service.name, service.repo.name, channel)
     try:
-        scan = Scan(store, service.repo, None, tag_cache)
+        scan = Scan(store, service.repo)
     except NotFoundError as exc:
         row.error = exc.message
         return row
@@ -183,8 +183,6 @@ def board_row(*, store, service: Service, channel: str, policy: Policy, target: 
         images.append(image)
         if len(images) >= versions:
             break
-    if tag_cache is not None:
-        tag_cache.save(keep=scan.version_tags)
     pointers: Dict[str, List[str]] = {}
     for tag in scan.other_tags:
         digest = scan.channel_digest(tag)
@@ -218,7 +216,7 @@ def board_row(*, store, service: Service, channel: str, policy: Policy, target: 
 
 def collect(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), channel: Optional[str] = None,
             target: Optional[str] = None, policy_for: PolicyFor, now: datetime,
-            versions: int = DEFAULT_VERSIONS, tag_cache_for=None) -> Board:
+            versions: int = DEFAULT_VERSIONS) -> Board:
     if not 1 <= versions <= MAX_VERSIONS:
         raise InputError(f"--versions {versions} is out of range", f"show 1 to {MAX_VERSIONS} versions per service")
     target = check_target(target) if target else services.target
@@ -228,8 +226,7 @@ def collect(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (
 
     def one(service: Service) -> Row:
         return board_row(store=stores[service.name], service=service, channel=services.channel_for(service, channel),
-                         policy=policies[service.name], target=target, versions=versions, now=now,
-                         tag_cache=tag_cache_for(service.repo) if tag_cache_for else None)
+                         policy=policies[service.name], target=target, versions=versions, now=now)
 
     rows = each_service(chosen, one)
     suites = sorted({c.label for r in rows for cell in r.cells for c in cell.suites})

@@ -10,6 +10,7 @@ from ..core.record import Record, check_name
 from ..core.ref import Ref
 from ..errors import InputError, NotFoundError, NothingEligibleError, PolicyError
 from ..stores.base import Store
+from ..stores.discovery import Discovery
 from .copy import copy_image
 from .images import Image, Scan, attach, load
 
@@ -64,7 +65,8 @@ def _move_channel(store: Store, image: Image, channel: str, previous: Optional[s
 
 def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: datetime, by: Optional[str],
             dry_run: bool = False, force: bool = False, reason: Optional[str] = None,
-            copy_to: Optional[Ref] = None, copy_store: Optional[Store] = None) -> Promotion:
+            copy_to: Optional[Ref] = None, copy_store: Optional[Store] = None,
+            records_only: bool = False) -> Promotion:
     check_name("channel", channel)
     rec.check_text("reason", reason)
     if force and not reason:
@@ -82,7 +84,7 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
     if dry_run:
         return result
     if copy_to is not None:
-        image = copy_image(store, image, target_store, copy_to.repo)
+        image = copy_image(store, image, target_store, copy_to.repo, records_only=records_only)
         result.image = image
     previous = _channel_digest(target_store, image.repo, channel)
     if previous == image.digest and channel in image.state.promotions:
@@ -111,18 +113,19 @@ class Pick:
 
 
 def pick(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime,
-         progress: Optional[Callable[[int, int], None]] = None, tag_cache=None) -> Pick:
+         progress: Optional[Callable[[int, int], None]] = None, found: Optional[Discovery] = None) -> Pick:
     """Newest eligible image: walks version tags newest-first and stops at the first one."""
     policy.channel(channel)
-    scan = Scan(store, repo, progress, tag_cache)
+    scan = Scan(store, repo, progress, found)
     skipped: List[dict] = []
     # The eligible image is usually among the newest few: a small first round.
     for image in scan.images(batch=4):
         decision = evaluate(policy, channel, image.state, now, image.built_at)
         if decision.ok:
-            if tag_cache is not None and not scan.verified(image):
+            if not scan.verified(image):
                 # A version tag was pushed again: forget what was cached and walk afresh.
-                return pick(store=store, repo=repo, channel=channel, policy=policy, now=now, progress=progress)
+                return pick(store=store, repo=repo, channel=channel, policy=policy, now=now, progress=progress,
+                            found=scan.found)
             return Pick(repo, channel, image, skipped)
         skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": decision.reasons})
     if not scan.version_tags:
@@ -157,10 +160,10 @@ class History:
 
 
 def history(*, store: Store, repo: Ref, channel: str,
-            progress: Optional[Callable[[int, int], None]] = None, tag_cache=None) -> History:
+            progress: Optional[Callable[[int, int], None]] = None) -> History:
     """Every promotion into `channel`, newest first (an image promoted twice appears twice)."""
     check_name("channel", channel)
-    scan = Scan(store, repo, progress, tag_cache)
+    scan = Scan(store, repo, progress)
     entries = [HistoryEntry(image, r) for image in scan.images() for r in image.records
                if r.kind == rec.PROMOTION and r.channel == channel]
     entries.sort(key=lambda e: e.record.order, reverse=True)

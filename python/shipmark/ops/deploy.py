@@ -22,7 +22,8 @@ from ..core.services import Service, ServicesFile, check_target, deployed_tag
 from ..errors import InputError, NotFoundError, NothingEligibleError, RemoteError
 from ..stores.base import Store
 from .. import render as rendering
-from .images import Image, Scan, attach, load, records_of, statement
+from ..stores.discovery import Discovery
+from .images import Image, Scan, as_records, attach, load, statement
 
 NEW, NONE, UPGRADE, DOWNGRADE = "new", "none", "upgrade", "downgrade"
 CHANGED = "changed"   # `deployed` does not order images: it only knows the image is another one
@@ -97,30 +98,25 @@ def _recorded_tag(store: Store, repo: Ref, record: Optional[Record]) -> Optional
     return tag if isinstance(tag, str) else None
 
 
-def running_digest(store: Store, repo: Ref, target: str, tags: List[str]) -> Optional[Descriptor]:
+def running_digest(found: Discovery, target: str) -> Optional[Descriptor]:
     """Where `deployed.<target>` points: one HEAD, and none at all when the tag list lacks it."""
     dtag = deployed_tag(target)
-    if dtag not in tags:
-        return None
-    try:
-        return store.head_manifest(repo.with_tag(dtag))
-    except NotFoundError:
-        return None
+    return found.head(dtag) if found.has_tag(dtag) else None
 
 
-def current(store: Store, repo: Ref, target: str, tags: List[str],
-            known: Optional[Dict[str, Image]] = None, desc: Optional[Descriptor] = None) -> Optional[Current]:
+def current(found: Discovery, target: str, known: Optional[Dict[str, Image]] = None,
+            desc: Optional[Descriptor] = None) -> Optional[Current]:
     """What `target` runs from this repository, from the `deployed.<target>` tag. Images already
     read (`known`, by digest) are reused; otherwise its records are read, and its version tag from
     its deployment record."""
-    desc = desc or running_digest(store, repo, target, tags)
+    desc = desc or running_digest(found, target)
     if desc is None:
         return None
     image = (known or {}).get(desc.digest)
     if image is None:
-        image = Image(repo, desc, records_of(store, repo, desc.digest, tags))
+        image = Image(found.repo, desc, as_records(found.records(desc.digest)), found=found)
     record = _successful_deployment(image, target)
-    tag = image.tags[0] if image.tags else _recorded_tag(store, repo, record)
+    tag = image.tags[0] if image.tags else _recorded_tag(found.store, found.repo, record)
     return Current(image, tag, record)
 
 
@@ -142,21 +138,20 @@ def _empty_repo(service: Service, what: str) -> NotFoundError:
 
 
 def plan_service(*, store: Store, service: Service, channel: str, policy: Policy, target: Optional[str],
-                 now: datetime, retry_failed: bool = False, tag_cache=None) -> Planned:
+                 now: datetime, retry_failed: bool = False, found: Optional[Discovery] = None) -> Planned:
     """Newest image of one service that the channel's policy admits and that did not already fail
-    to deploy to the target, and what the target runs now. With a `tag_cache` (remembered version
-    tags, see stores.tagcache) the walk needs no HEAD for tags it has seen; the pick is then checked
-    with one HEAD, and a tag that was pushed again makes the walk start afresh."""
+    to deploy to the target, and what the target runs now. A pick whose tag was answered from
+    what discovery remembers is checked with one HEAD; a tag pushed again restarts the walk."""
     policy.channel(channel)
     try:
-        scan = Scan(store, service.repo, None, tag_cache)
+        scan = Scan(store, service.repo, found=found)
     except NotFoundError:
         raise _empty_repo(service, "no tags (it does not exist)") from None
     if not scan.all_tags:
         raise _empty_repo(service, "no tags")
     if not scan.version_tags:
         raise _empty_repo(service, "no version tags")
-    running = running_digest(store, service.repo, target, scan.all_tags) if target else None
+    running = running_digest(scan.found, target) if target else None
     walked: Dict[str, Image] = {}
     skipped: List[dict] = []
     picked = None
@@ -172,13 +167,11 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
             f"service {service.name}: no image in {service.repo.name} may enter channel {channel!r}",
             f"`shipmark list {service.repo.name}` shows each image's state",
             [f"{s['tag']}: {'; '.join(s['reasons'])}" for s in skipped[:20]])
-    if tag_cache is not None:
-        if not scan.verified(picked):
-            return plan_service(store=store, service=service, channel=channel, policy=policy, target=target,
-                                now=now, retry_failed=retry_failed)
-        tag_cache.save(keep=scan.version_tags)
+    if not scan.verified(picked):
+        return plan_service(store=store, service=service, channel=channel, policy=policy, target=target,
+                            now=now, retry_failed=retry_failed, found=scan.found)
     # Most nights the target runs the pick or an image the walk read already: no more requests.
-    now_running = current(store, service.repo, target, scan.all_tags, walked, running) if running else None
+    now_running = current(scan.found, target, walked, running) if running else None
     if not target:
         change = None
     elif now_running is None:
@@ -213,7 +206,7 @@ def open_stores(services: List[Service], store_for: StoreFor) -> Dict[str, Store
 
 def plan(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), channel: Optional[str] = None,
          target: Optional[str] = None, policy_for: PolicyFor, now: datetime,
-         retry_failed: bool = False, tag_cache_for: Optional[Callable[[Ref], Any]] = None) -> Plan:
+         retry_failed: bool = False) -> Plan:
     target = check_target(target) if target else services.target
     chosen = services.select(list(names))
     stores = open_stores(chosen, store_for)
@@ -222,8 +215,7 @@ def plan(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), 
     def one(service: Service) -> Planned:
         return plan_service(store=stores[service.name], service=service,
                             channel=services.channel_for(service, channel), policy=policies[service.name],
-                            target=target, now=now, retry_failed=retry_failed,
-                            tag_cache=tag_cache_for(service.repo) if tag_cache_for else None)
+                            target=target, now=now, retry_failed=retry_failed)
 
     planned = sorted(each_service(chosen, one), key=lambda p: p.service.name)
     return Plan(services.default_channel(channel), target, planned)
@@ -410,16 +402,16 @@ def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen
     def one(service: Service):
         c = by_name[service.name]
         store = stores[service.name]
-        tags = store.list_tags(service.repo)
-        running = running_digest(store, service.repo, target, tags)
+        found = Discovery(store, service.repo)
+        running = running_digest(found, target)
         if running is not None and running.digest == c.digest:
-            return None, running, tags
-        image = load(store, service.repo.with_digest(c.digest), tags)
+            return None, running, found
+        image = load(store, service.repo.with_digest(c.digest), found)
         previous = f"{service.repo.name}@{running.digest}" if running else None
         outcome = record_deployment(store=store, image=image, tag=c.tag, target=target, succeeded=succeeded,
                                     now=now, by=by, previous=previous, service=service.name, channel=c.channel,
                                     reason=reason)
-        return outcome, running, tags
+        return outcome, running, found
 
     results = each_service(ordered, one)
     recorded = [o for o, _, _ in results if o is not None]
@@ -429,11 +421,11 @@ def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen
     if rollback_templates:
         # The tag did not move: it still names what the target ran before this deployment.
         previous, missing = [], []
-        for s, (_, running, tags) in zip(ordered, results):
+        for s, (_, running, found) in zip(ordered, results):
             if running is None:
                 missing.append(s.name)
                 continue
-            was = current(stores[s.name], s.repo, target, tags, desc=running)
+            was = current(found, target, desc=running)
             previous.append(Chosen(s, by_name[s.name].channel, s.repo, running.digest, was.tag or ""))
         if not previous:
             raise NotFoundError(f"nothing to roll back to: no service was deployed to {target} before",
@@ -451,9 +443,9 @@ def deployed_images(*, store: Store, refs: List[Ref], target: str, succeeded: bo
     rec.check_text("reason", reason)
     recorded = []
     for ref in refs:
-        tags = store.list_tags(ref.repo)
-        running = current(store, ref.repo, target, tags)
-        image = load(store, ref, tags)
+        found = Discovery(store, ref.repo)
+        running = current(found, target)
+        image = load(store, ref, found)
         if running is not None and running.image.digest == image.digest and succeeded:
             recorded.append(Outcome(None, image, ref.tag or "", running.image.pinned, NONE, running.record))
             continue

@@ -14,8 +14,8 @@ from ..core.record import NewRecord, Record, parse_time
 from ..core.ref import Ref
 from ..core.state import ImageState, fold
 from ..errors import InputError, NotFoundError
-from ..stores import referrers
 from ..stores.base import Store
+from ..stores.discovery import Discovery, is_internal_tag
 
 SCAN_WORKERS = 16
 
@@ -26,7 +26,7 @@ class Image:
     descriptor: Descriptor
     records: List[Record]
     tags: List[str] = field(default_factory=list)   # version and channel tags pointing here
-    repo_tags: Optional[List[str]] = None           # the repository's tag list, when it was read
+    found: Optional[Discovery] = None                # the repository's discovery, for writes
 
     @property
     def digest(self) -> str:
@@ -51,23 +51,22 @@ class Image:
         return parse_time(prov.created) if prov else None
 
 
-def records_of(store: Store, repo: Ref, digest: str, tags: Optional[List[str]] = None) -> List[Record]:
-    found = referrers.list_referrers(store, repo, digest, tags=tags)
+def as_records(found: Iterable[Descriptor]) -> List[Record]:
+    """The shipmark records among descriptors (other referrers are signatures, SBOMs...)."""
     return [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
 
 
-def load(store: Store, ref: Ref, tags: Optional[List[str]] = None) -> Image:
+def load(store: Store, ref: Ref, found: Optional[Discovery] = None) -> Image:
     """One image by tag or digest, with its records."""
+    found = found or Discovery(store, ref.repo)
     desc = store.head_manifest(ref)
-    found, tags = referrers.read_referrers(store, ref.repo, desc.digest, tags)
-    records = [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
-    return Image(ref.repo, desc, records, [ref.tag] if ref.tag else [], tags)
+    return Image(ref.repo, desc, as_records(found.records(desc.digest)),
+                 [ref.tag] if ref.tag else [], found)
 
 
 def attach(store: Store, image: Image, new: NewRecord) -> Record:
-    referrers.attach(store, image.repo, image.descriptor, new.manifest, new.blobs, image.repo_tags)
-    if image.repo_tags is not None:
-        image.repo_tags.append(referrers.record_tag(image.digest, new.manifest.digest))
+    found = image.found or Discovery(store, image.repo)
+    found.attach(image.descriptor, new.manifest, new.blobs)
     rec = Record.from_descriptor(new.descriptor)
     image.records.append(rec)
     return rec
@@ -77,65 +76,37 @@ class Scan:
     """A repository's images, newest first, resolved lazily and concurrently.
 
     The tag list is read once; tags are ordered by the version scheme without a request; each
-    round of tags is resolved (HEAD + records) in a thread pool, and images are memoised by
-    digest, so a walk that stops early (pick) costs O(k) requests, not O(N). With a
-    `tag_cache` (see stores.tagcache) version tags resolved before need no request at all.
+    round of tags is resolved (HEAD, or what discovery remembers of version tags) in a thread
+    pool, and images are memoised by digest, so a walk that stops early (pick) costs O(k)
+    requests, not O(N). Records come from the tag list (see stores/discovery.py).
     """
 
     def __init__(self, store: Store, repo: Ref, progress: Optional[Callable[[int, int], None]] = None,
-                 tag_cache=None):
+                 found: Optional[Discovery] = None):
         self.store = store
         self.repo = repo
         self.progress = progress
-        self.tag_cache = tag_cache
-        self.all_tags = store.list_tags(repo)
-        visible = [t for t in self.all_tags if not referrers.is_internal_tag(t)]
+        self.found = found or Discovery(store, repo)
+        self.all_tags = self.found.tags()
+        visible = [t for t in self.all_tags if not is_internal_tag(t)]
         self.version_tags = version.sort_newest_first(visible)
         self.other_tags = sorted(set(visible) - set(self.version_tags))
-        self._record_tags = referrers.records_by_subject(self.all_tags)   # once, not per image
+        self.found.keep_versions(self.version_tags)
         self._by_digest: Dict[str, Image] = {}
-
-    def _head(self, tag: str) -> Optional[Descriptor]:
-        try:
-            return self.store.head_manifest(self.repo.with_tag(tag))
-        except NotFoundError:
-            return None   # deleted between listing and reading
-
-    def _resolve(self, tag: str) -> Optional[Descriptor]:
-        cached = self.tag_cache.get(tag) if self.tag_cache is not None else None
-        if cached is not None:
-            return cached
-        desc = self._head(tag)
-        if desc is not None and self.tag_cache is not None:
-            self.tag_cache.put(tag, desc)
-        return desc
-
-    def _records(self, desc: Descriptor) -> List[Record]:
-        found = referrers.list_referrers(self.store, self.repo, desc.digest, self.all_tags,
-                                         workers=1, prefer_record_tags=True, grouped=self._record_tags,
-                                         known=self.tag_cache.records if self.tag_cache is not None else None)
-        return [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
 
     def images(self, batch: int = SCAN_WORKERS) -> Iterator[Image]:
         """Distinct images in version order, newest first. The first `batch` tags are resolved
-        together before the first image is given out; later rounds grow."""
+        together before the first image is given out; later rounds double."""
         tags = self.version_tags
-        try:
-            yield from self._walk(tags, batch)
-        finally:   # also when the caller stops early (pick): what was learnt is kept
-            if self.tag_cache is not None:
-                self.tag_cache.save(keep=self.version_tags)
-
-    def _walk(self, tags: List[str], batch: int) -> Iterator[Image]:
         done = start = 0
         with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
             while start < len(tags):
                 chunk = tags[start:start + batch]
                 start += len(chunk)
-                descs = list(pool.map(self._resolve, chunk))
+                descs = list(pool.map(self.found.resolve_version, chunk))
                 fresh = {d.digest: d for d in descs if d and d.digest not in self._by_digest}
                 for desc, recs in zip(fresh.values(), pool.map(self._records, fresh.values())):
-                    self._by_digest[desc.digest] = Image(self.repo, desc, recs)
+                    self._by_digest[desc.digest] = Image(self.repo, desc, recs, found=self.found)
                 for tag, desc in zip(chunk, descs):
                     done += 1
                     if desc is None:
@@ -147,24 +118,32 @@ class Scan:
                         yield image
                 if self.progress:
                     self.progress(done, len(tags))
-                batch = min(batch * 4, 256)
+                batch = min(batch * 2, 64)
+
+    def _records(self, desc: Descriptor) -> List[Record]:
+        return as_records(self.found.records(desc.digest))
+
+    def load(self, ref: Ref) -> Image:
+        """One image of this repository by tag or digest, reading what the scan has read."""
+        return load(self.store, ref, self.found)
 
     def verified(self, image: Image) -> bool:
-        """Does the image's first tag still point at it? One request; drops a stale cache entry."""
+        """Does the image's first tag still point at it? One request when the answer came from
+        memory (forgetting a stale entry), none when this command asked the registry."""
         tag = image.tags[0]
-        desc = self._head(tag)
+        if self.found.asked_now(tag):
+            return True
+        desc = self.found.head(tag)
         if desc is not None and desc.digest == image.digest:
             return True
-        if self.tag_cache is not None:
-            self.tag_cache.forget(tag)
-            self.tag_cache.save()
+        self.found.forget_version(tag)
         return False
 
     def channel_digest(self, channel: str) -> Optional[str]:
         """Where the channel tag points now, or None. Always asked: channel tags move."""
         if channel not in self.other_tags and channel not in self.version_tags:
             return None
-        desc = self._head(channel)
+        desc = self.found.head(channel)
         return desc.digest if desc else None
 
 

@@ -10,7 +10,8 @@ from ..core.ref import Ref
 from ..core.state import STATES, summary
 from ..errors import InputError
 from ..stores.base import Store
-from .images import Image, Scan, load, newest_first
+from ..stores.discovery import Listed, Skipped
+from .images import Image, Scan, newest_first
 
 
 @dataclass
@@ -18,22 +19,31 @@ class Status:
     image: Image
     channels: List[str]                  # channel tags pointing at this image now
     eligible: Dict[str, Decision]
+    listed: Listed                       # what the registry lists as the image's referrers
+    not_counted: List[Skipped] = field(default_factory=list)
 
     def to_json(self) -> dict:
         state = self.image.state
         return {"image": self.image.pinned, "digest": self.image.digest, "tags": self.image.tags,
                 "channels": self.channels, "state": dict(state.to_json(), summary=summary(state)),
                 "eligible": {c: d.to_json() for c, d in self.eligible.items()},
-                "timeline": [r.to_json() for r in newest_first(self.image.records)]}
+                "timeline": [r.to_json() for r in newest_first(self.image.records)],
+                "referrers": {"source": self.listed.source, "listed": len(self.listed.referrers),
+                              "not_counted": [s.to_json() for s in self.not_counted]}}
 
 
 def status(*, store: Store, ref: Ref, policy: Policy, now: datetime) -> Status:
     scan = Scan(store, ref.repo)
-    image = load(store, ref, scan.all_tags)
+    image = scan.load(ref)
     channels = [t for t in scan.other_tags if scan.channel_digest(t) == image.digest]
     eligible = {name: evaluate(policy, name, image.state, now, image.built_at) for name in policy.channels}
     image.tags = sorted(set(image.tags) | set(channels))
-    return Status(image, channels, eligible)
+    listed = scan.found.listed(image.digest)
+    not_counted = list(listed.skipped) + [
+        Skipped(d.digest, "a shipmark record without a tag of its own (another tool attached it): "
+                          "`shipmark repair` adopts it")
+        for d in scan.found.unadopted(image.digest, listed)]
+    return Status(image, channels, eligible, listed, not_counted)
 
 
 @dataclass
@@ -68,12 +78,11 @@ def _matches(image: Image, state_filter: Optional[str], where: Dict[str, str]) -
 
 
 def list_images(*, store: Store, repo: Ref, state: Optional[str] = None, where: List[str] = (),
-                limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
-                tag_cache=None) -> Listing:
+                limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None) -> Listing:
     if state is not None and state not in STATES:
         raise InputError(f"--state {state!r} is not a state", f"use one of: {', '.join(STATES)}")
     conditions = parse_where(list(where))
-    scan = Scan(store, repo, progress, tag_cache)
+    scan = Scan(store, repo, progress)
     images: List[Image] = []
     for image in scan.images():
         if _matches(image, state, conditions):

@@ -4,7 +4,8 @@ Optional abilities get their own small protocol (as regclient's scheme.Closer do
 `ReferrersAPI` is only implemented by stores that may have a native referrers endpoint.
 """
 
-from typing import List, Optional, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import List, Optional, Protocol, Tuple, runtime_checkable
 
 from ..core.descriptor import Descriptor, Manifest
 from ..core.ref import Ref
@@ -29,7 +30,12 @@ class Store(Protocol):
     def get_blob(self, repo: Ref, digest: str) -> bytes: ...
 
     def put_blob(self, repo: Ref, data: bytes, digest: Optional[str] = None) -> str:
-        """Upload unless present; returns the digest."""
+        """Upload (callers that may skip a present blob ask `blob_exists` first); returns the
+        digest."""
+
+    def delete_manifest(self, ref: Ref) -> None:
+        """By digest: the manifest (most registries drop its tags with it). By tag: only that
+        tag, where the registry allows it. NotFoundError when absent."""
 
     def copy_blob(self, src: Ref, dst: Ref, digest: str) -> None:
         """Make the blob available in dst: mount across repositories where possible, never stream
@@ -38,11 +44,16 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class ReferrersAnswer:
+    """What a registry's referrers endpoint said about one subject."""
+
+    supported: bool                          # False: no referrers API here (use the tag schema)
+    descriptors: Tuple[Descriptor, ...] = ()
+
+
 @runtime_checkable
 class ReferrersAPI(Protocol):
-    def referrers(self, repo: Ref, subject_digest: str) -> Optional[List[Descriptor]]:
-        """The native referrers listing, or None when the store has no referrers API
-        (the caller then falls back to the referrers tag schema)."""
-
-    def has_referrers_api(self, registry: str) -> Optional[bool]:
-        """What an earlier `referrers` call found out: True, False, or None (not asked yet)."""
+    def referrers(self, repo: Ref, subject_digest: str) -> ReferrersAnswer:
+        """Ask the native referrers endpoint (all pages). Errors that say nothing about the
+        API (auth, overload) raise; an unknown subject or repository is an empty answer."""

@@ -129,6 +129,18 @@ class OciDirStore:
                 self._write_index(index)
         return manifest.digest
 
+    def delete_manifest(self, ref: Ref) -> None:
+        """Untag every name pointing at the digest (or the one tag); the blob stays."""
+        with self._locked():
+            index = self._read_index()
+            entries = index.get("manifests", [])
+            kept = [e for e in entries if e.get("digest") != ref.digest and
+                    (ref.digest or (e.get("annotations") or {}).get(mt.A_REF_NAME) != ref.tag)]
+            if len(kept) == len(entries) and not (ref.digest and self.blob_exists(ref, ref.digest)):
+                raise NotFoundError(f"{ref} not found")
+            index["manifests"] = kept
+            self._write_index(index)
+
     def list_tags(self, repo: Ref) -> List[str]:
         names = ((e.get("annotations") or {}).get(mt.A_REF_NAME) for e in self._read_index().get("manifests", []))
         return sorted(n for n in names if n)

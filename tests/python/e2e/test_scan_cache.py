@@ -4,11 +4,7 @@ from per-record tags; these tests hold them to being exact anyway."""
 import pytest
 from faultproxy import FaultProxy
 
-from shipmark.core import mediatype as mt
-from shipmark.core.descriptor import Manifest, canonical_json
 from shipmark.core.ref import parse
-from shipmark.stores import referrers
-from servers import build_record
 
 
 @pytest.fixture
@@ -54,25 +50,3 @@ def test_pick_is_not_fooled_by_a_version_tag_pushed_again(registry_case, sm, pus
     push_sample_image(registry_case.store, parse(two), "other", datetime(2027, 1, 1, tzinfo=timezone.utc))
     again = sm("pick", registry_case.repo.name, "--channel", "testing", "--json").json
     assert again["tag"] == one.split(":")[-1]
-
-
-def test_records_only_in_the_index_are_adopted_by_the_next_write(store, sm, push):
-    if store.native_referrers:
-        pytest.skip("the referrers API keeps the listing itself")
-    ref = parse(push(1))
-    subject = store.store.head_manifest(ref)
-    # Another OCI tool copied a shipmark rejection here: it is in the index, with no tag of its own.
-    record, blobs = build_record(subject.descriptor if hasattr(subject, "descriptor") else subject, 7,
-                                 kind="rejection", suite="", result="")
-    for digest, data in blobs.items():
-        store.store.put_blob(ref.repo, data, digest)
-    store.store.put_manifest(ref.repo.with_digest(record.digest), record)
-    index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [record.descriptor().to_json()]}
-    store.store.put_manifest(ref.repo.with_tag(referrers.fallback_tag(subject.digest)),
-                             Manifest(mt.OCI_INDEX, canonical_json(index)))
-    assert sm("status", str(ref), "--json").json["state"]["rejected"]
-    assert sm("mark", str(ref), "--suite", "unit", "--result", "passed").code == 0
-    tags = store.store.list_tags(ref.repo)
-    assert referrers.record_tag(subject.digest, record.digest) in tags
-    picked = sm("pick", ref.repo.name, "--channel", "testing", "--json")
-    assert picked.code == 3   # the scan, reading per-record tags only, still sees the rejection

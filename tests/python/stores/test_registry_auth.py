@@ -7,7 +7,8 @@ import pytest
 
 from shipmark.core.ref import parse
 from shipmark.errors import AuthError
-from shipmark.stores import open_store, referrers
+from shipmark.stores import open_store
+from shipmark.stores.discovery import Discovery
 
 from faultproxy import FaultProxy
 from servers import TEST_PASSWORD, TEST_USER, build_record, push_image
@@ -34,10 +35,9 @@ def test_right_credentials_work(secured):
     store = open_store(repo, _creds(TEST_USER, TEST_PASSWORD))
     image = push_image(store, repo, "v1", seed="auth-ok")
     record, blobs = build_record(image.descriptor, 1)
-    referrers.attach(store, repo, image.descriptor, record, blobs)
+    Discovery(store, repo).attach(image.descriptor, record, blobs)
     assert store.get_manifest(repo.with_tag("v1")).raw == image.manifest.raw
-    assert [d.digest for d in referrers.list_referrers(store, repo, image.digest)] \
-        == [record.digest]
+    assert [d.digest for d in Discovery(store, repo).records(image.digest)] == [record.digest]
     store.close()
 
 

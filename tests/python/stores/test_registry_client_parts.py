@@ -201,7 +201,7 @@ def test_sanitize_url_masks_userinfo_and_secrets():
 
 def test_import_shipmark_stays_light():
     code = ("import sys, shipmark, shipmark.stores, shipmark.stores.base, "
-            "shipmark.stores.referrers; "
+            "shipmark.stores.discovery; "
             "print(sorted(m for m in ('requests','urllib3','docker') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
@@ -242,27 +242,50 @@ INDEX = (b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+js
 NAME_UNKNOWN = b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}'
 
 
-@pytest.mark.parametrize("answers,first,cached", [
-    ([(200, "text/html", b"<html>registry UI</html>")], None, False),
-    ([(200, "application/json", b'{"repositories": []}')], None, False),
-    ([(404, "text/plain", b"404 page not found")], None, False),
-    ([(405, "application/json", b"{}")], None, False),
-    ([(404, "application/json", NAME_UNKNOWN)], None, None),      # undecided: ask again
+@pytest.mark.parametrize("answers,listed,supported", [
+    ([(200, "text/html", b"<html>registry UI</html>")], [], False),
+    ([(200, "application/json", b'{"repositories": []}')], [], False),
+    ([(404, "text/plain", b"404 page not found")], [], False),         # Registry 2.8
+    ([(405, "application/json", b"{}")], [], False),
+    ([(404, "application/json", NAME_UNKNOWN)], [], True),             # the route exists
     ([(200, "application/vnd.oci.image.index.v1+json", INDEX)], ["sha256:" + "a" * 64], True),
     ([(200, "application/vnd.oci.image.index.v1+json; charset=utf-8", INDEX)],
      ["sha256:" + "a" * 64], True),
 ])
-def test_referrers_probe_accepts_only_an_oci_index(answers, first, cached):
+def test_referrers_answer_accepts_only_an_oci_index(answers, listed, supported):
     server, seen = _stub(answers)
     try:
         repo = parse(f"127.0.0.1:{server.server_address[1]}/app", default_tag=None)
         store = RegistryStore()
         got = store.referrers(repo, "sha256:" + "b" * 64)
-        assert (None if got is None else [d.digest for d in got]) == first
-        assert store.has_referrers_api(repo.registry) is cached
-        store.referrers(repo, "sha256:" + "b" * 64)
-        assert len(seen) == (1 if cached is False else 2)   # a "no" is never asked again
+        assert [d.digest for d in got.descriptors] == listed
+        assert got.supported is supported
         store.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_probe_is_asked_once_per_repository_and_remembered_across_runs(tmp_path):
+    from shipmark.stores.cache import ManifestCache
+    from shipmark.stores.discovery import Discovery
+
+    server, seen = _stub([(404, "text/plain", b"404 page not found")])
+    try:
+        repo = parse(f"127.0.0.1:{server.server_address[1]}/app", default_tag=None)
+        subject = "sha256:" + "b" * 64
+        store = RegistryStore(cache=ManifestCache(str(tmp_path)))
+        assert Discovery(store, repo).lists_referrers_itself(subject) is False
+        assert Discovery(store, repo).lists_referrers_itself(subject) is False
+        assert len(seen) == 1
+        first = Discovery(store, repo)
+        first.lists_referrers_itself(subject)
+        first.save()
+        store.close()
+        later = RegistryStore(cache=ManifestCache(str(tmp_path)))   # another process, same cache
+        assert Discovery(later, repo).lists_referrers_itself(subject) is False
+        assert len(seen) == 1
+        later.close()
     finally:
         server.shutdown()
         server.server_close()
@@ -275,7 +298,6 @@ def test_referrers_probe_refused_credentials_is_an_auth_error_not_a_no():
         store = RegistryStore()
         with pytest.raises(AuthError):
             store.referrers(repo, "sha256:" + "b" * 64)
-        assert store.has_referrers_api(repo.registry) is None
         store.close()
     finally:
         server.shutdown()

@@ -26,14 +26,16 @@ def test_put_blob_rejects_a_wrong_digest(store):
         store.store.put_blob(store.repo, b"abc", "sha256:" + "2" * 64)
 
 
-def test_put_blob_skips_upload_when_present(registry_store):
-    data = b"already there"
-    registry_store.store.put_blob(registry_store.repo, data)
+def test_put_blob_uploads_without_asking_first(registry_store):
+    """Callers that may find the blob present ask blob_exists; put_blob itself sends no HEAD,
+    so a record's new payload costs two requests, not three."""
+    data = b"new payload"
     with FaultProxy(registry_store.server.host) as proxy:
         client, repo = registry_store.through(proxy)
         assert client.put_blob(repo, data) == sha256(data)
         methods = [e.method for e in proxy.log]
-    assert methods == ["HEAD"]
+    assert methods == ["POST", "PUT"]
+    assert registry_store.store.get_blob(registry_store.repo, sha256(data)) == data
 
 
 def test_put_blob_is_a_monolithic_upload(registry_store):
@@ -43,7 +45,7 @@ def test_put_blob_is_a_monolithic_upload(registry_store):
         client.put_blob(repo, data)
         calls = [(e.method, e.status) for e in proxy.log]
         put = proxy.requests(method="PUT")[0]
-    assert calls == [("HEAD", 404), ("POST", 202), ("PUT", 201)]
+    assert calls == [("POST", 202), ("PUT", 201)]
     assert f"digest={sha256(data).replace(':', '%3A')}" in put.path
     assert put.request_bytes == len(data)
 

@@ -1,5 +1,6 @@
-"""Records attached to images, on every store: round trip, which discovery path each store
-takes, 50 concurrent writer processes, and what oras sees."""
+"""Records attached to images, on every store: round trip, the record set and what each store
+publishes for other tools, the referrers-API probe, 50 concurrent writer processes, and what
+oras sees."""
 
 import base64
 import json
@@ -10,7 +11,8 @@ import time
 from pathlib import Path
 
 from shipmark.core import mediatype as mt
-from shipmark.stores import referrers
+from shipmark.errors import NotFoundError
+from shipmark.stores.discovery import Discovery, index_tag, record_tag
 
 from faultproxy import FaultProxy
 from servers import build_record, push_image, run_tool
@@ -21,8 +23,12 @@ RESULTS = Path(os.environ.get("SHIPMARK_TEST_RESULTS", "/tmp/shipmark-test-resul
 
 def _attach(case, image, index, **kw):
     record, blobs = build_record(image.descriptor, index, **kw)
-    referrers.attach(case.store, case.repo, image.descriptor, record, blobs)
+    Discovery(case.store, case.repo).attach(image.descriptor, record, blobs)
     return record
+
+
+def _records(case, digest, store=None, repo=None):
+    return [d.digest for d in Discovery(store or case.store, repo or case.repo).records(digest)]
 
 
 def _oras_digests(case, digest):
@@ -32,18 +38,17 @@ def _oras_digests(case, digest):
 
 def _index_digests(case, digest):
     """What the `sha256-<hex>` tag-schema index lists (None when there is none)."""
-    from shipmark.errors import NotFoundError
     try:
-        index = case.store.get_manifest(case.repo.with_tag(referrers.fallback_tag(digest)))
+        index = case.store.get_manifest(case.repo.with_tag(index_tag(digest)))
     except NotFoundError:
         return None
     return sorted(m["digest"] for m in index.data.get("manifests") or [])
 
 
-def test_attach_then_list_round_trip(store):
+def test_attach_then_read_round_trip(store):
     image = push_image(store.store, store.repo, "1.0.0-b1", seed="roundtrip")
     records = [_attach(store, image, i, suite=f"suite{i}") for i in range(3)]
-    found = referrers.list_referrers(store.store, store.repo, image.digest)
+    found = Discovery(store.store, store.repo).records(image.digest)
     assert [d.digest for d in found] == sorted(r.digest for r in records)
     by_digest = {d.digest: d for d in found}
     for i, record in enumerate(records):
@@ -51,12 +56,7 @@ def test_attach_then_list_round_trip(store):
         assert desc.media_type == mt.OCI_MANIFEST and desc.size == len(record.raw)
         assert desc.annotations[mt.A_SUITE] == f"suite{i}"
         assert desc.annotations[mt.A_KIND] == "test"
-        if store.native_referrers:
-            # go-containerregistry reports the config media type, not the manifest's
-            # artifactType (its handleReferrers ignores the field).
-            assert desc.artifact_type in (mt.RECORD_ARTIFACT, mt.OCI_EMPTY)
-        else:
-            assert desc.artifact_type == mt.RECORD_ARTIFACT
+        assert desc.artifact_type == mt.RECORD_ARTIFACT   # read from the record, on every store
         assert store.store.get_manifest(store.repo.with_digest(record.digest)).raw == record.raw
 
 
@@ -64,8 +64,7 @@ def test_attach_is_idempotent(store):
     image = push_image(store.store, store.repo, "v1", seed="idem")
     record = _attach(store, image, 7)
     _attach(store, image, 7)
-    assert [d.digest for d in referrers.list_referrers(store.store, store.repo, image.digest)] \
-        == [record.digest]
+    assert _records(store, image.digest) == [record.digest]
 
 
 def test_records_belong_to_their_own_image(store):
@@ -73,54 +72,50 @@ def test_records_belong_to_their_own_image(store):
     two = push_image(store.store, store.repo, "two", seed="two")
     r1 = _attach(store, one, 1)
     r2 = _attach(store, two, 2)
-    assert [d.digest for d in referrers.list_referrers(store.store, store.repo, one.digest)] \
-        == [r1.digest]
-    assert [d.digest for d in referrers.list_referrers(store.store, store.repo, two.digest)] \
-        == [r2.digest]
-    assert referrers.list_referrers(store.store, store.repo, "sha256:" + "e" * 64) == []
+    assert _records(store, one.digest) == [r1.digest]
+    assert _records(store, two.digest) == [r2.digest]
+    assert _records(store, "sha256:" + "e" * 64) == []
 
 
-def test_each_store_takes_its_discovery_path(store):
-    """Native referrers API on the registry that has one; the tag schema (index + one tag per
-    record) on Docker Registry 2.8 and on an OCI layout."""
+def test_every_store_keeps_record_tags_and_publishes_for_other_tools(store):
+    """Each record has a tag of its own everywhere (the record set); the registry with the
+    referrers API lists records by itself, the others get the tag-schema index."""
     image = push_image(store.store, store.repo, "v1", seed="path")
     record = _attach(store, image, 1)
     tags = store.store.list_tags(store.repo)
-    api = referrers.native_api(store.store)
-    if store.kind == "ocidir":
-        assert api is None
-    else:
-        assert api is store.store
-        assert store.store.has_referrers_api(store.repo.registry) is store.native_referrers
+    assert record_tag(image.digest, record.digest) in tags
     if store.native_referrers:
-        assert [d.digest for d in api.referrers(store.repo, image.digest)] == [record.digest]
-        assert not any(referrers.is_internal_tag(t) for t in tags)
+        answer = store.store.referrers(store.repo, image.digest)
+        assert answer.supported and [d.digest for d in answer.descriptors] == [record.digest]
+        assert index_tag(image.digest) not in tags
     else:
-        assert referrers.record_tag(image.digest, record.digest) in tags
         assert _index_digests(store, image.digest) == [record.digest]
+    assert _oras_digests(store, image.digest) == [record.digest]
 
 
-def test_referrers_api_is_probed_once_per_registry(registry_store):
+def test_referrers_api_is_probed_once_per_repository(registry_store):
     image = push_image(registry_store.store, registry_store.repo, "v1", seed="probe")
     with FaultProxy(registry_store.server.host) as proxy:
         client, repo = registry_store.through(proxy)
         for i in range(3):
             record, blobs = build_record(image.descriptor, i)
-            referrers.attach(client, repo, image.descriptor, record, blobs)
-            referrers.list_referrers(client, repo, image.digest)
+            Discovery(client, repo).attach(image.descriptor, record, blobs)
+            Discovery(client, repo).records(image.digest)
         probes = proxy.requests(method="GET", path=r"/referrers/")
-    if registry_store.native_referrers:
-        # Every listing asks the API (3); attach may ask too, once or each time.
-        assert 3 < len(probes) <= 6 and all(p.status == 200 for p in probes)
-    else:
-        assert len(probes) == 1 and probes[0].status == 404
+        reads = proxy.requests(method="GET", path=r"/manifests/sha256-")
+    assert len(probes) == 1
+    assert probes[0].status == (200 if registry_store.native_referrers else 404)
+    # Reading records never asks the referrers listing or the index: the tag list answers.
+    # Without the API each write but the first reads the index it rewrites (the first has none).
+    assert len(reads) == (0 if registry_store.native_referrers else 2)
 
 
 _WORKER = r"""
 import json, os, sys, time, base64
 from shipmark.core.descriptor import Descriptor, Manifest
 from shipmark.core.ref import parse
-from shipmark.stores import open_store, referrers
+from shipmark.stores import open_store
+from shipmark.stores.discovery import Discovery
 job = json.load(open(sys.argv[1]))
 repo = parse(job["repo"], default_tag=None)
 subject = Descriptor.from_json(job["subject"])
@@ -130,7 +125,7 @@ store = open_store(repo)
 open(job["ready"], "w").close()
 while not os.path.exists(job["go"]):
     time.sleep(0.005)
-referrers.attach(store, repo, subject, record, blobs)
+Discovery(store, repo).attach(subject, record, blobs)
 store.close()
 print(record.digest)
 """
@@ -166,19 +161,17 @@ def test_concurrent_writers_lose_no_record(store, tmp_path):
     elapsed = time.monotonic() - started
     assert not failures, f"{len(failures)} writers failed; first:\n{failures[0]}"
 
-    listed = [d.digest for d in referrers.list_referrers(store.store, store.repo, image.digest)]
+    listed = _records(store, image.digest)
     measured = {"store": store.kind, "writers": WRITERS, "listed": len(listed),
-                "seconds": round(elapsed, 2)}
+                "seconds": round(elapsed, 2), "oras": len(_oras_digests(store, image.digest))}
     if not store.native_referrers:
-        before = _index_digests(store, image.digest) or []
-        measured["index_before_refresh"] = len(before)
-        measured["oras_before_refresh"] = len(_oras_digests(store, image.digest))
-        referrers.refresh_index(store.store, store.repo, image.digest)
-        assert _index_digests(store, image.digest) == sorted(expected)
-    measured["oras"] = len(_oras_digests(store, image.digest))
+        # No repair after the fact: the last writer's own rewrite leaves the index complete.
+        measured["index"] = len(_index_digests(store, image.digest) or [])
     _save(measured)
     assert sorted(listed) == sorted(expected)
     assert _oras_digests(store, image.digest) == sorted(expected)
+    if not store.native_referrers:
+        assert _index_digests(store, image.digest) == sorted(expected)
 
 
 def test_oras_discover_lists_our_records(store):
@@ -198,8 +191,8 @@ def _save(measured):
 
 
 def test_stock_crane_registry_has_no_referrers_api(crane_registry):
-    """Why tests/python/refreg exists: `crane registry serve` (v0.22.1) leaves
-    go-containerregistry's referrers API off, so it takes the tag-schema path like 2.8."""
+    """`crane registry serve` (v0.22.1) leaves go-containerregistry's referrers API off, so it
+    gets the tag-schema index like 2.8."""
     import uuid
 
     from shipmark.core.ref import parse
@@ -208,10 +201,10 @@ def test_stock_crane_registry_has_no_referrers_api(crane_registry):
     repo = parse(f"{crane_registry.host}/crane/{uuid.uuid4().hex[:8]}", default_tag=None)
     store = open_store(repo)
     image = push_image(store, repo, "v1", seed="crane")
-    assert store.referrers(repo, image.digest) is None
-    assert store.has_referrers_api(repo.registry) is False
+    assert store.referrers(repo, image.digest).supported is False
     record, blobs = build_record(image.descriptor, 1)
-    referrers.attach(store, repo, image.descriptor, record, blobs)
-    assert [d.digest for d in referrers.list_referrers(store, repo, image.digest)] \
-        == [record.digest]
+    found = Discovery(store, repo)
+    found.attach(image.descriptor, record, blobs)
+    assert found.lists_referrers_itself(image.digest) is False
+    assert [d.digest for d in Discovery(store, repo).records(image.digest)] == [record.digest]
     store.close()

@@ -10,19 +10,18 @@
   at once; go-containerregistry honours `n` and `last` but sends no Link.)
 - Blobs: monolithic upload (POST, then PUT `?digest=`), skipped when HEAD finds the blob;
   `copy_blob` mounts across repositories of one registry and streams only when it must.
-- Referrers: the native API is probed once per registry; only a 200 carrying an OCI index
-  counts. `None` means "no API here: use the tag schema" (see stores/referrers.py).
+- Referrers: `referrers()` asks the native endpoint and says whether it exists; only a 200
+  carrying an OCI index counts. Which records count is decided in stores/discovery.py.
 - Errors: every requests/urllib3 exception and every unexpected status becomes a shipmark
   error here (AuthError, NotFoundError, RegistryError) naming the host and the image; no
   password, Authorization header or URL userinfo ever reaches a message.
 - Thread-safe: one instance serves a ThreadPoolExecutor (the session pools `pool_size`
-  connections per host; the auth and probe caches are locked).
+  connections per host; the auth cache is locked).
 """
 
 import ipaddress
 import json
 import logging
-import threading
 import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -34,6 +33,7 @@ from ...core import mediatype as mt
 from ...core.descriptor import Descriptor, Manifest, sha256
 from ...core.ref import REGISTRY, Ref
 from ...errors import InputError, NotFoundError, RegistryError, ShipmarkError
+from ..base import ReferrersAnswer
 from ..cache import ManifestCache
 from .auth import Authenticator, CredsFn, auth_error, scope_for
 from .transport import (DEFAULT_TIMEOUT, StreamBody, env_ca_bundle, make_session, proxies_for,
@@ -87,9 +87,6 @@ class RegistryStore:
         self._auth = Authenticator(self._session, creds_for, self._verify_for, timeout)
         self._insecure = {h.strip().lower() for h in insecure_registries if h and h.strip()}
         self._cache = cache
-        self._lock = threading.Lock()
-        self._referrers_api: Dict[str, bool] = {}
-        self._probe_lock = threading.Lock()   # one probe per registry, not one per scan thread
 
     # -- Store: manifests ---------------------------------------------------------------------
 
@@ -157,6 +154,14 @@ class RegistryStore:
             self._cache.put(manifest.digest, manifest.media_type, manifest.raw)
         return manifest.digest
 
+    def delete_manifest(self, ref: Ref) -> None:
+        self._check_ref(ref)
+        what = f"manifest {ref}"
+        resp = self._request("DELETE", ref.registry, f"/v2/{ref.repository}/manifests/{ref.reference}",
+                             [scope_for(ref.repository, "pull,push,delete")], what=what)
+        self._expect(resp, (200, 202), "DELETE", what, ref.registry)
+        resp.close()
+
     # -- Store: tags --------------------------------------------------------------------------
 
     def list_tags(self, repo: Ref) -> List[str]:
@@ -223,8 +228,6 @@ class RegistryStore:
         if digest and digest != actual:
             raise InputError(f"blob content has digest {actual}, not {digest}",
                              "pass the digest of the bytes being uploaded")
-        if self.blob_exists(repo, actual):
-            return actual
         scopes = [scope_for(repo.repository, "pull,push")]
         location = self._start_upload(repo, scopes)
         self._finish_upload(repo, scopes, location, actual, data)
@@ -253,18 +256,8 @@ class RegistryStore:
 
     # -- ReferrersAPI -------------------------------------------------------------------------
 
-    def referrers(self, repo: Ref, subject_digest: str) -> Optional[List[Descriptor]]:
+    def referrers(self, repo: Ref, subject_digest: str) -> ReferrersAnswer:
         self._check_ref(repo, need_reference=False)
-        if self.has_referrers_api(repo.registry) is None:
-            with self._probe_lock:
-                return self._referrers(repo, subject_digest)
-        return self._referrers(repo, subject_digest)
-
-    def _referrers(self, repo: Ref, subject_digest: str) -> Optional[List[Descriptor]]:
-        with self._lock:
-            known = self._referrers_api.get(repo.registry)
-        if known is False:
-            return None
         path = f"/v2/{repo.repository}/referrers/{subject_digest}"
         what = f"referrers of {repo.name}@{subject_digest}"
         url: Optional[str] = f"{self._base(repo.registry)}{path}"
@@ -279,31 +272,27 @@ class RegistryStore:
                 if resp.status_code in (401, 403, 429) or resp.status_code >= 500:
                     self._expect(resp, (200,), "GET", what, repo.registry)  # raises
                 codes = _error_codes(resp)[0] if resp.status_code == 404 else []
-                if known or (resp.status_code == 404 and set(codes) & NOT_FOUND_CODES):
-                    # The repository or subject is unknown: nothing is attached, but this
-                    # does not tell whether the registry has the API.
-                    return [] if known else None
-                with self._lock:
-                    self._referrers_api[repo.registry] = False
-                log.debug("registry %s has no referrers API (HTTP %s)", repo.registry,
-                          resp.status_code)
-                return None
-            if not known:
-                known = True
-                with self._lock:
-                    self._referrers_api[repo.registry] = True
-                log.debug("registry %s has the referrers API", repo.registry)
+                resp.close()
+                # A distribution-spec error (NAME_UNKNOWN, MANIFEST_UNKNOWN) comes from a route
+                # that exists: nothing is attached yet. Registry 2.8 answers a route it lacks
+                # with a plain-text "404 page not found".
+                supported = bool(found) or bool(set(codes) & NOT_FOUND_CODES)
+                return ReferrersAnswer(supported, tuple(found.values()))
             for entry in index.get("manifests") or []:
-                desc = Descriptor.from_json(entry)
+                try:
+                    desc = Descriptor.from_json(entry)
+                except ShipmarkError:
+                    log.debug("skipping a malformed entry in %s", what)
+                    continue
                 found[desc.digest] = desc
             nxt = (resp.links.get("next") or {}).get("url")
             url = urljoin(url, nxt) if nxt else None
-        return list(found.values())
+        return ReferrersAnswer(True, tuple(found.values()))
 
-    def has_referrers_api(self, registry: str) -> Optional[bool]:
-        """What the probe found for this registry: True, False, or None (not probed yet)."""
-        with self._lock:
-            return self._referrers_api.get(registry)
+    @property
+    def cache_root(self) -> Optional[str]:
+        """Where discovery keeps what it remembers of each repository (beside the manifests)."""
+        return self._cache.root if self._cache is not None else None
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -1,0 +1,441 @@
+"""Record discovery: which records an image has, decided in one place.
+
+The record set of an image is the same on every store (Docker Registry 2.x, a registry with
+the OCI referrers API, an OCI layout), warm cache or cold:
+
+    the record manifests named by a per-record tag `sha256-<first 32 hex of the subject>.<64 hex
+    of the record>` whose `subject` is the image.
+
+Why tags and not the registry's own listing: on Docker Registry 2.x the shared `sha256-<hex>`
+index is a read-modify-write race that loses records under concurrent writers, while nobody but
+its writer ever writes a record's own tag; one tag listing answers for every image of a
+repository, so a warm scan sends one request whatever the number of images; and the answer
+depends only on what the registry holds, never on what a cache remembers (records are
+content-addressed, so a remembered record is exactly what its tag names).
+
+What shipmark publishes for other OCI tools (`oras discover`, `regctl artifact list`, cosign):
+records carry `subject`, so a registry with the referrers API lists them by itself; elsewhere
+every write rewrites the `sha256-<hex>` index so that it lists every referrer that exists
+(records, and what other tools attached: signatures, SBOMs), dropping dangling and malformed
+entries, and checks the tag list again afterwards so that the last of any number of concurrent
+writers leaves a complete index. A record that another tool attached with shipmark's artifact
+type joins the set when a shipmark write on that image, or `shipmark repair`, gives it a tag of
+its own ("adopts" it).
+
+One `Discovery` per repository and command: it reads the tag list once, owns the referrers-API
+probe (remembered per registry and repository) and the repository's cache, and saves that cache
+itself: when it is dropped, at exit, or on `flush()` (called when a command's stores close).
+"""
+
+import logging
+import re
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Set
+
+from ..core import mediatype as mt
+from ..core.descriptor import Descriptor, Manifest, canonical_json, sha256
+from ..core.ref import Ref
+from ..errors import NotFoundError, RemoteError, ShipmarkError
+from .base import ReferrersAPI, Store
+from .repocache import RepoCache
+
+log = logging.getLogger("shipmark.discovery")
+
+_RECORD_TAG_RE = re.compile(r"sha256-([a-f0-9]{32})\.([a-f0-9]{64})")
+_INTERNAL_TAG_RE = re.compile(r"sha256-[a-f0-9]{32}")
+SMALL_BLOB = 64 * 1024   # record payloads: upload without asking first (they are new)
+PUBLISH_ROUNDS = 3       # index rewrites per write while other writers keep adding records
+CHECK_LIMIT = 64         # index entries one write checks beyond its own records
+
+
+def index_tag(subject_digest: str) -> str:
+    """The OCI referrers tag schema's tag for a subject: `sha256-<64 hex>`."""
+    return subject_digest.replace(":", "-")
+
+
+def record_tag(subject_digest: str, record_digest: str) -> str:
+    """A record's own tag: 7 + 32 + 1 + 64 = 104 characters, under the 128 limit."""
+    return f"sha256-{subject_digest[7:39]}.{record_digest[7:]}"
+
+
+def is_internal_tag(tag: str) -> bool:
+    """Tags of the referrers tag schema and shipmark's record tags; listings hide them."""
+    return bool(_INTERNAL_TAG_RE.match(tag))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A listed referrer that was not used, and why."""
+
+    digest: str
+    why: str
+
+    def to_json(self) -> dict:
+        return {"digest": self.digest, "why": self.why}
+
+
+@dataclass
+class Listed:
+    """What the registry itself lists as referrers of one subject."""
+
+    source: str                      # "referrers API", "index sha256-...", or "none"
+    referrers: List[Descriptor] = field(default_factory=list)
+    skipped: List[Skipped] = field(default_factory=list)
+
+
+@dataclass
+class Repair:
+    subject: str
+    adopted: List[str] = field(default_factory=list)     # records that got a tag of their own
+    dropped: List[Skipped] = field(default_factory=list)  # index entries left out
+    published: int = 0                                    # entries the index lists afterwards
+    rewritten: bool = False
+
+    def to_json(self) -> dict:
+        return {"subject": self.subject, "adopted": self.adopted,
+                "dropped": [d.to_json() for d in self.dropped], "published": self.published,
+                "rewritten": self.rewritten}
+
+
+class Discovery:
+    """The records of one repository's images (see the module docstring for the rule)."""
+
+    def __init__(self, store: Store, repo: Ref):
+        self.store = store
+        self.repo = repo.repo
+        root = getattr(store, "cache_root", None)
+        self._cache = RepoCache(self.repo.name, root) if root else None
+        self._lock = threading.Lock()
+        self._tags: Optional[List[str]] = None
+        self._tagset: Set[str] = set()
+        self._by_subject: Dict[str, List[str]] = {}
+        self._asked: Set[str] = set()
+        self._records: Dict[str, tuple] = dict(self._cache.records) if self._cache else {}
+        if self._cache is not None:
+            weakref.finalize(self, self._cache.save)   # what was learnt is kept, however it ends
+            _OPEN.add(self)
+
+    # -- tags ---------------------------------------------------------------------------------
+
+    def tags(self) -> List[str]:
+        """Every tag of the repository, read once per command."""
+        with self._lock:
+            if self._tags is None:
+                try:
+                    tags = self.store.list_tags(self.repo)
+                except NotFoundError:
+                    tags = []   # Registry 2.8 knows no tag list until the first tag
+                self._tags = []
+                for tag in tags:
+                    self._add(tag)
+            return self._tags
+
+    def has_tag(self, tag: str) -> bool:
+        self.tags()
+        return tag in self._tagset
+
+    def _add(self, tag: str) -> None:
+        if tag in self._tagset:
+            return
+        self._tags.append(tag)
+        self._tagset.add(tag)
+        m = _RECORD_TAG_RE.fullmatch(tag)
+        if m:
+            self._by_subject.setdefault(m.group(1), []).append("sha256:" + m.group(2))
+
+    def head(self, tag: str) -> Optional[Descriptor]:
+        """Where a tag points now (one request), or None when it is gone."""
+        try:
+            return self.store.head_manifest(self.repo.with_tag(tag))
+        except NotFoundError:
+            return None
+
+    def resolve_version(self, tag: str) -> Optional[Descriptor]:
+        """Where a version tag points: remembered across runs once asked (see repocache)."""
+        if self._cache is not None and tag in self._cache.tags:
+            return self._cache.tags[tag]
+        desc = self.head(tag)
+        self._asked.add(tag)
+        if desc is not None and self._cache is not None:
+            self._cache.put_tag(tag, desc)
+        return desc
+
+    def asked_now(self, tag: str) -> bool:
+        """Was this tag resolved by a request in this command (not from memory)?"""
+        return tag in self._asked
+
+    def forget_version(self, tag: str) -> None:
+        """A remembered version tag turned out stale (it was pushed again)."""
+        if self._cache is not None:
+            self._cache.forget_tag(tag)
+
+    def keep_versions(self, tags: List[str]) -> None:
+        if self._cache is not None:
+            self._cache.keep_tags(tags)
+
+    # -- reading records ----------------------------------------------------------------------
+
+    def records(self, subject_digest: str) -> List[Descriptor]:
+        """The record set of one image, sorted by digest."""
+        self.tags()
+        found = []
+        for digest in self._by_subject.get(subject_digest[7:39], []):
+            desc = self._record(digest, subject_digest)
+            if desc is not None:
+                found.append(desc)
+        return sorted(found, key=lambda d: d.digest)
+
+    def _record(self, digest: str, subject_digest: str) -> Optional[Descriptor]:
+        known = self._read(digest)
+        if known is None or known[1] != subject_digest:
+            return None   # gone, not a manifest, or a 128-bit prefix collision
+        return known[0]
+
+    def subject_of(self, record_digest: str) -> Optional[str]:
+        """The subject a record manifest names (read once, remembered), or None."""
+        known = self._read(record_digest)
+        return known[1] or None if known else None
+
+    def _read(self, digest: str) -> Optional[tuple]:
+        known = self._records.get(digest)
+        if known is not None:
+            return known
+        try:
+            manifest = self.store.get_manifest(self.repo.with_digest(digest))
+            subject = (manifest.data.get("subject") or {}).get("digest")
+            desc = manifest.descriptor()
+        except NotFoundError:
+            return None   # deleted between the listing and now
+        except RemoteError:
+            raise
+        except ShipmarkError as exc:
+            log.warning("record %s in %s is not a manifest: %s", digest, self.repo.name, exc.message)
+            return None
+        known = (desc, subject if isinstance(subject, str) else "")
+        self._records[digest] = known
+        if self._cache is not None:
+            self._cache.put_record(digest, *known)
+        return known
+
+    # -- writing records ----------------------------------------------------------------------
+
+    def attach(self, subject: Descriptor, manifest: Manifest, blobs: Dict[str, bytes],
+               publish: bool = True) -> Descriptor:
+        """Push a record (blobs, then the manifest under its own tag) and publish it for other
+        tools (callers attaching many at once publish once, at the end). Idempotent: a rerun
+        with the same bytes converges."""
+        had_records = bool(self.tags()) and any(self._by_subject.values())
+        for digest, data in blobs.items():
+            if digest == mt.EMPTY_DIGEST and had_records:
+                continue   # every record here shares the empty config: it is present
+            if len(data) > SMALL_BLOB or digest == mt.EMPTY_DIGEST:
+                if self.store.blob_exists(self.repo, digest):
+                    continue
+            self.store.put_blob(self.repo, data, digest)
+        own = record_tag(subject.digest, manifest.digest)
+        self.store.put_manifest(self.repo.with_tag(own), manifest)
+        with self._lock:
+            self._add(own)
+        desc = manifest.descriptor()
+        self._records[manifest.digest] = (desc, subject.digest)
+        if self._cache is not None:
+            self._cache.put_record(manifest.digest, desc, subject.digest)
+        if publish and not self.lists_referrers_itself(subject.digest):
+            try:
+                self.publish(subject.digest)
+            except RemoteError as exc:   # the record is safe under its own tag; repair converges
+                log.warning("could not update the referrers index of %s@%s: %s", self.repo.name,
+                            subject.digest, exc.message)
+        return desc
+
+    def lists_referrers_itself(self, subject_digest: str) -> bool:
+        """Does the registry keep the referrers listing (OCI referrers API)? Asked once per
+        registry and repository and remembered for a day."""
+        if not isinstance(self.store, ReferrersAPI):
+            return False
+        key = (self.repo.registry, self.repo.repository)
+        with _PROBE_LOCK:
+            known = _probed(self.store).get(key)
+            if known is None and self._cache is not None:
+                known = self._cache.api(time.time())
+            if known is None:
+                known = self.store.referrers(self.repo, subject_digest).supported
+                if self._cache is not None:
+                    self._cache.put_api(known, time.time())
+            _probed(self.store)[key] = known
+        return known
+
+    def publish(self, subject_digest: str, also: Sequence[Descriptor] = ()) -> Repair:
+        """Make the `sha256-<hex>` index list every referrer of the subject that exists: the
+        records of its set, records adopted from the index, and other tools' referrers that
+        still exist and name this subject (`also`: referrers just copied here). Checks the tag
+        list again after writing and repeats (a few rounds) while concurrent writers are adding
+        records."""
+        repair = Repair(subject_digest)
+        for _ in range(PUBLISH_ROUNDS):
+            entries, previous = self._read_index(subject_digest, repair)
+            entries += [d for d in also if d.digest not in {e.digest for e in entries}]
+            ours = {d.digest: d for d in self.records(subject_digest)}
+            others = [d for d in entries if d.digest not in ours]
+            for desc in others[:CHECK_LIMIT]:
+                kept = self._check_listed(subject_digest, desc, repair)
+                if kept is not None:
+                    ours[kept.digest] = kept
+            for desc in others[CHECK_LIMIT:]:   # beyond what one write checks: kept as listed
+                ours[desc.digest] = desc
+            index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
+                     "manifests": [ours[d].to_json() for d in sorted(ours)]}
+            raw = canonical_json(index)
+            repair.published = len(ours)
+            if previous != sha256(raw):
+                self.store.put_manifest(self.repo.with_tag(index_tag(subject_digest)),
+                                        Manifest(mt.OCI_INDEX, raw))
+                repair.rewritten = True
+            if not self._new_records_since(subject_digest, set(ours)):
+                break
+        return repair
+
+    def _read_index(self, subject_digest: str, repair: Repair):
+        """The index's entries (malformed ones dropped and reported) and its digest."""
+        tag = index_tag(subject_digest)
+        if not self.has_tag(tag):
+            return [], None
+        try:
+            manifest = self.store.get_manifest(self.repo.with_tag(tag))
+            entries = manifest.data.get("manifests")
+        except NotFoundError:
+            return [], None
+        except RemoteError:
+            raise
+        except ShipmarkError:
+            repair.dropped.append(Skipped("", f"the index {tag} is not JSON"))
+            return [], None
+        out = []
+        for entry in entries if isinstance(entries, list) else []:
+            try:
+                out.append(_descriptor(entry))
+            except ValueError as exc:
+                digest = entry.get("digest") if isinstance(entry, dict) else None
+                repair.dropped.append(Skipped(digest if isinstance(digest, str) else "", str(exc)))
+        return out, manifest.digest
+
+    def _check_listed(self, subject_digest: str, listed: Descriptor, repair: Repair) -> Optional[Descriptor]:
+        """An index entry without a tag of its own: keep it only if it exists here and names
+        this subject; adopt it into the record set when it is a shipmark record."""
+        ref = self.repo.with_digest(listed.digest)
+        try:
+            self.store.head_manifest(ref)   # a cached copy says nothing about this repository
+            manifest = self.store.get_manifest(ref)
+            data = manifest.data
+        except NotFoundError:
+            repair.dropped.append(Skipped(listed.digest, "listed in the index but not in the registry"))
+            return None
+        except RemoteError:
+            raise
+        except ShipmarkError:
+            repair.dropped.append(Skipped(listed.digest, "not a JSON manifest"))
+            return None
+        if (data.get("subject") or {}).get("digest") != subject_digest:
+            repair.dropped.append(Skipped(listed.digest, "names another subject"))
+            return None
+        desc = manifest.descriptor()
+        if desc.artifact_type == mt.RECORD_ARTIFACT:
+            own = record_tag(subject_digest, desc.digest)
+            self.store.put_manifest(self.repo.with_tag(own), manifest)
+            with self._lock:
+                self._add(own)
+            repair.adopted.append(desc.digest)
+        return desc
+
+    def _new_records_since(self, subject_digest: str, published: Set[str]) -> bool:
+        """List the tags again: did another writer add a record of this subject meanwhile?"""
+        try:
+            fresh = self.store.list_tags(self.repo)
+        except NotFoundError:
+            return False
+        with self._lock:
+            for tag in fresh:
+                self._add(tag)
+        return any(d not in published for d in self._by_subject.get(subject_digest[7:39], [])
+                   if self._record(d, subject_digest) is not None)
+
+    # -- what the registry lists --------------------------------------------------------------
+
+    def listed(self, subject_digest: str) -> Listed:
+        """Every referrer the registry itself lists for the subject (the referrers API, else
+        the `sha256-<hex>` index), for copies, repairs and `status`. Not the record set."""
+        if self.lists_referrers_itself(subject_digest):
+            answer = self.store.referrers(self.repo, subject_digest)
+            return Listed("referrers API", sorted(answer.descriptors, key=lambda d: d.digest))
+        repair = Repair(subject_digest)
+        entries, digest = self._read_index(subject_digest, repair)
+        if digest is None and not repair.dropped:
+            return Listed("none")
+        return Listed(f"index {index_tag(subject_digest)}", entries, repair.dropped)
+
+    def unadopted(self, subject_digest: str, listed: Listed) -> List[Descriptor]:
+        """Shipmark records the registry lists that are not in the record set. A listing's
+        artifactType is only a hint (some registries report the config's media type there),
+        so an unknown referrer's own manifest decides."""
+        ours = {d.digest for d in self.records(subject_digest)}
+        out = []
+        for desc in listed.referrers:
+            if desc.digest in ours:
+                continue
+            if desc.artifact_type != mt.RECORD_ARTIFACT:
+                try:
+                    desc = self.store.get_manifest(self.repo.with_digest(desc.digest)).descriptor()
+                except NotFoundError:
+                    continue
+            if desc.artifact_type == mt.RECORD_ARTIFACT:
+                out.append(desc)
+        return out
+
+    def repair(self, subject_digest: str) -> Repair:
+        """Adopt shipmark records that only the registry's listing names, and (without the
+        referrers API) rewrite the index to list every referrer that exists."""
+        if not self.lists_referrers_itself(subject_digest):
+            return self.publish(subject_digest)
+        repair = Repair(subject_digest)
+        listed = self.listed(subject_digest)
+        for desc in self.unadopted(subject_digest, listed):
+            self._check_listed(subject_digest, desc, repair)
+        repair.published = len(listed.referrers)
+        return repair
+
+    def save(self) -> None:
+        if self._cache is not None:
+            self._cache.save()
+
+
+def _descriptor(entry) -> Descriptor:
+    """An index entry as a descriptor, or ValueError saying what is wrong with it."""
+    if not isinstance(entry, dict):
+        raise ValueError("an index entry that is not an object")
+    try:
+        desc = Descriptor.from_json(entry)
+    except ShipmarkError:
+        raise ValueError("an index entry without mediaType, digest or size") from None
+    if not re.fullmatch(r"sha256:[a-f0-9]{64}", desc.digest):
+        raise ValueError("an index entry whose digest is not sha256")
+    return desc
+
+
+# Process-wide: the open discoveries (for flush) and the API probe, remembered per store object
+# (so tests with several registries never share an answer).
+_OPEN: "weakref.WeakSet[Discovery]" = weakref.WeakSet()
+_PROBES: "weakref.WeakKeyDictionary[object, Dict[tuple, bool]]" = weakref.WeakKeyDictionary()
+_PROBE_LOCK = threading.Lock()
+
+
+def _probed(store) -> Dict[tuple, bool]:
+    return _PROBES.setdefault(store, {})
+
+
+def flush() -> None:
+    """Save what every open Discovery learnt (best effort)."""
+    for found in list(_OPEN):
+        found.save()

@@ -1,0 +1,94 @@
+"""What one repository's discovery remembers across runs (stores/discovery.py owns it).
+
+- Version tag -> descriptor. Version tags are immutable in shipmark's model
+  (`1.4.2-b123.20261128.abc1234` names one build forever), so a scan need not HEAD every one
+  of them each time: on Docker Registry 2.8 a 1,000-tag listing otherwise costs 1,000
+  requests. Channel tags move and are never kept. `pick` checks the image it returns with one
+  request, so a tag that was pushed again anyway cannot send a stale digest to a deployment.
+- Record digest -> descriptor and subject. Records are content-addressed, so an entry is
+  exactly what its per-record tag names; which records exist is always read from the tag list.
+- Whether the registry lists referrers itself, with the time it was asked (asked again after a
+  day), so a write does not probe on every run.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from typing import Dict, Optional, Tuple
+
+from ..core.descriptor import Descriptor
+from ..errors import ShipmarkError
+
+API_TTL = 24 * 3600
+
+
+class RepoCache:
+    def __init__(self, repo_name: str, root: str):
+        key = hashlib.sha256(repo_name.encode("utf-8")).hexdigest()[:32]
+        self.path = os.path.join(root, "repos", key + ".json")
+        self.tags: Dict[str, Descriptor] = {}
+        self.records: Dict[str, Tuple[Descriptor, str]] = {}
+        self._api: Optional[Tuple[bool, float]] = None
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            self.tags = {t: Descriptor.from_json(d) for t, d in data["tags"].items()}
+            self.records = {d: (Descriptor.from_json(r["descriptor"]), str(r["subject"]))
+                            for d, r in data["records"].items()}
+            api = data.get("api")
+            if api:
+                self._api = (bool(api["supported"]), float(api["checked"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ShipmarkError):
+            self.tags, self.records, self._api = {}, {}, None   # none yet, or damaged: start over
+        self._dirty = False
+
+    def put_tag(self, tag: str, desc: Descriptor) -> None:
+        plain = Descriptor(desc.media_type, desc.digest, desc.size)
+        if self.tags.get(tag) != plain:
+            self.tags[tag] = plain
+            self._dirty = True
+
+    def forget_tag(self, tag: str) -> None:
+        if self.tags.pop(tag, None) is not None:
+            self._dirty = True
+
+    def keep_tags(self, existing) -> None:
+        """Drop tags that no longer exist."""
+        gone = set(self.tags) - set(existing)
+        for tag in gone:
+            del self.tags[tag]
+        self._dirty = self._dirty or bool(gone)
+
+    def put_record(self, digest: str, desc: Descriptor, subject: str) -> None:
+        if digest not in self.records:
+            self.records[digest] = (desc, subject)
+            self._dirty = True
+
+    def api(self, now: float) -> Optional[bool]:
+        if self._api is None or now - self._api[1] > API_TTL:
+            return None
+        return self._api[0]
+
+    def put_api(self, supported: bool, now: float) -> None:
+        self._api = (supported, now)
+        self._dirty = True
+
+    def save(self) -> None:
+        """Best-effort atomic write: a cache that cannot be written costs only speed."""
+        if not self._dirty:
+            return
+        data = {"tags": {t: d.to_json() for t, d in sorted(self.tags.items())},
+                "records": {r: {"descriptor": d.to_json(), "subject": s}
+                            for r, (d, s) in sorted(self.records.items())}}
+        if self._api is not None:
+            data["api"] = {"supported": self._api[0], "checked": self._api[1]}
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(self.path))
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, self.path)
+            self._dirty = False
+        except OSError:
+            pass
