@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4 and
-# chromium; crane and oras built with Go; the Python package with its test extras.
+# chromium; crane, oras and regctl built with Go; the Python package with its test extras.
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CRANE_VERSION=v0.22.1
 ORAS_VERSION=v1.3.6
+REGCTL_VERSION=v0.11.7
 
 need_apt=()
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
@@ -36,6 +37,10 @@ fi
 if ! command -v oras >/dev/null; then
   echo "install-test-deps: go install oras@$ORAS_VERSION"
   go install "oras.land/oras/cmd/oras@$ORAS_VERSION"
+fi
+if ! command -v regctl >/dev/null; then
+  echo "install-test-deps: go install regctl@$REGCTL_VERSION"
+  go install "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION"
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e "python[test]"

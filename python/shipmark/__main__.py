@@ -1,6 +1,5 @@
 """Entry point: main(argv) -> exit code. The only place where exceptions become exit codes."""
 
-import json
 import sys
 from typing import List, Optional
 
@@ -31,6 +30,7 @@ def _expand_args_file(argv: List[str]) -> List[str]:
             out.append(arg)
             i += 1
             continue
+        import json
         try:
             with open(path, encoding="utf-8") as fh:
                 extra = json.load(fh)
@@ -78,6 +78,7 @@ def _report(exc: ShipmarkError, code: int, wants_json: bool) -> int:
     if exc.hint:
         sys.stderr.write(f"hint: {exc.hint}\n")
     if wants_json:
+        import json
         sys.stdout.write(json.dumps({"error": exc.to_json()}, indent=2) + "\n")
     return code
 

@@ -1,5 +1,5 @@
 """Real services for the tests, on 127.0.0.1 with a free port and a temp dir, plus test images
-and the peer clients (skopeo, oras, crane).
+and the peer clients (skopeo, oras, crane, regctl).
 
 - Docker Registry 2.8 (Debian `docker-registry`): no referrers API, the tag-schema path.
   Optionally with htpasswd (Basic) or token (Bearer) auth.
@@ -43,6 +43,7 @@ INSTALL = {
     "skopeo": "apt-get install -y skopeo",
     "crane": "go install github.com/google/go-containerregistry/cmd/crane@v0.22.1",
     "oras": "go install oras.land/oras/cmd/oras@v1.3.6",
+    "regctl": "go install github.com/regclient/regclient/cmd/regctl@v0.11.7",
     "go": "a Go toolchain >= 1.25 on PATH (go-containerregistry v0.22.1 needs it)",
     "openssl": "apt-get install -y openssl",
 }

@@ -5,22 +5,35 @@ calls one use case in `ops` and returns an Output (JSON-able data and text lines
 
 import argparse
 import importlib
-import json
 import sys
-from dataclasses import dataclass, field
-from typing import Any, List
+from typing import Any, List, Optional, Sequence
 
 from .. import __version__
 from ..errors import InputError
 
-# name -> module under shipmark.cli; the order is the order in --help.
-COMMANDS = [
-    ("tag", "tag"), ("record", "record"), ("mark", "mark"), ("reject", "verdict"),
-    ("restore", "verdict"), ("status", "status"), ("list", "listing"), ("promote", "promote"),
-    ("pick", "pick"), ("rollback", "rollback"), ("history", "history"), ("demo", "demo"),
-    ("plan", "plan"), ("render", "render_cmd"), ("deployed", "deployed"), ("board", "board"),
-    ("jenkins", "jenkins_cmd"), ("repair", "repair"), ("prune", "prune"),
-]
+# name -> (module under shipmark.cli, one line for the top-level --help); the order of --help.
+# Only the chosen command's module is imported: `shipmark --help` and every command start fast.
+COMMANDS = {
+    "tag": ("tag", "compute the version tag (and --label arguments) for a build"),
+    "record": ("record", "record the provenance of a pushed image"),
+    "mark": ("mark", "record a test suite's result (passed, failed, warned) on an image"),
+    "reject": ("verdict", "reject an image: it is never eligible again and pick skips it"),
+    "restore": ("verdict", "undo a rejection"),
+    "status": ("status", "show an image's state, eligibility per channel and record timeline"),
+    "list": ("listing", "list a repository's images newest first, with state and channels"),
+    "promote": ("promote", "promote an image into a channel: policy check, record, channel tag"),
+    "pick": ("pick", "print the newest image eligible for a channel as repo@sha256:..."),
+    "rollback": ("rollback", "move a channel back to the previous promoted, still eligible image"),
+    "history": ("history", "list the promotions into a channel, newest first"),
+    "demo": ("demo", "run the whole story on a fresh local OCI layout and explain it"),
+    "plan": ("plan", "newest eligible image per service (services.yaml) vs what the target runs"),
+    "render": ("render_cmd", "render deploy files (compose, kustomization, env ...) from the plan"),
+    "deployed": ("deployed", "record a deployment after the apply command (and roll back on failure)"),
+    "board": ("board", "write the release board: services x recent versions, as one HTML page"),
+    "jenkins": ("jenkins_cmd", "Promoted Builds and the builds behind images, over the Jenkins REST API"),
+    "repair": ("repair", "adopt records other tools attached; make the referrers index list every referrer"),
+    "prune": ("prune", "delete records, per-record tags and indexes of images that no longer exist"),
+}
 
 EXIT_CODES = """exit codes:
   0    ok
@@ -32,11 +45,14 @@ EXIT_CODES = """exit codes:
   130  interrupted"""
 
 
-@dataclass
 class Output:
-    data: Any
-    lines: List[str] = field(default_factory=list)
-    code: int = 0
+    """What a command returns: JSON-able data, text lines, and the exit code. (A plain class:
+    `dataclasses` would cost every start-up its import of `inspect`.)"""
+
+    def __init__(self, data: Any, lines: Optional[List[str]] = None, code: int = 0):
+        self.data = data
+        self.lines = list(lines or [])
+        self.code = code
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,7 +74,9 @@ def policy_flag(parser: argparse.ArgumentParser) -> None:
                         help="policy file (env SHIPMARK_POLICY; default ./shipmark.yaml, else all channels open)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = (), every_command: bool = False) -> argparse.ArgumentParser:
+    """The parser, with the full definition of the command argv names (of every command with
+    `every_command`, as the contract tests use it) and a one-line entry for the others."""
     parser = Parser(prog="shipmark",
                     description="shipmark records what happened to each Docker image on the image itself in\n"
                                 "the registry (OCI referrers), promotes images into channels by policy, and\n"
@@ -67,16 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shipmark {__version__}")
     common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    seen = set()
-    for _, module in COMMANDS:
-        if module not in seen:
-            seen.add(module)
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    wanted = {m for m, _ in COMMANDS.values()} if every_command else {COMMANDS[chosen][0]} if chosen else set()
+    loaded = set()
+    for name, (module, summary) in COMMANDS.items():
+        if module not in wanted:
+            sub.add_parser(name, help=summary, add_help=False)
+        elif module not in loaded:
+            loaded.add(module)
             importlib.import_module(f"{__name__}.{module}").add(sub)
     return parser
 
 
 def run(argv: List[str]) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     if not argv:
         parser.print_help()
         return 0
@@ -91,6 +113,7 @@ def run(argv: List[str]) -> int:
     finally:
         ctx.close()
     if args.json:
+        import json
         sys.stdout.write(json.dumps(out.data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
     else:
         for line in out.lines:
