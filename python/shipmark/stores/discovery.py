@@ -39,7 +39,7 @@ from ..core import mediatype as mt
 from ..core.descriptor import Descriptor, Manifest, canonical_json, sha256
 from ..core.ref import Ref
 from ..errors import NotFoundError, RemoteError, ShipmarkError
-from .base import ReferrersAPI, Store
+from .base import ReferrersAnswer, ReferrersAPI, Store
 from .repocache import RepoCache
 
 log = logging.getLogger("shipmark.discovery")
@@ -113,6 +113,7 @@ class Discovery:
         self._tagset: Set[str] = set()
         self._by_subject: Dict[str, List[str]] = {}
         self._asked: Set[str] = set()
+        self._answers: Dict[str, ReferrersAnswer] = {}   # the probe's own answer, used once
         self._records: Dict[str, tuple] = dict(self._cache.records) if self._cache else {}
         if self._cache is not None:
             weakref.finalize(self, self._cache.save)   # what was learnt is kept, however it ends
@@ -262,7 +263,9 @@ class Discovery:
             if known is None and self._cache is not None:
                 known = self._cache.api(time.time())
             if known is None:
-                known = self.store.referrers(self.repo, subject_digest).supported
+                answer = self.store.referrers(self.repo, subject_digest)
+                known = answer.supported
+                self._answers[subject_digest] = answer   # `listed` needs no second request
                 if self._cache is not None:
                     self._cache.put_api(known, time.time())
             _probed(self.store)[key] = known
@@ -368,7 +371,7 @@ class Discovery:
         """Every referrer the registry itself lists for the subject (the referrers API, else
         the `sha256-<hex>` index), for copies, repairs and `status`. Not the record set."""
         if self.lists_referrers_itself(subject_digest):
-            answer = self.store.referrers(self.repo, subject_digest)
+            answer = self._answers.pop(subject_digest, None) or self.store.referrers(self.repo, subject_digest)
             return Listed("referrers API", sorted(answer.descriptors, key=lambda d: d.digest))
         repair = Repair(subject_digest)
         entries, digest = self._read_index(subject_digest, repair)
