@@ -122,20 +122,28 @@ class Discovery:
     # -- tags ---------------------------------------------------------------------------------
 
     def tags(self) -> List[str]:
-        """Every tag of the repository, read once per command."""
+        """Every tag of the repository, read once per command. NotFoundError when the
+        repository does not exist (Registry 2.8 says so until its first tag)."""
         with self._lock:
             if self._tags is None:
-                try:
-                    tags = self.store.list_tags(self.repo)
-                except NotFoundError:
-                    tags = []   # Registry 2.8 knows no tag list until the first tag
+                tags = self.store.list_tags(self.repo)
                 self._tags = []
                 for tag in tags:
                     self._add(tag)
             return self._tags
 
+    def _known_tags(self) -> List[str]:
+        """The tags, where a repository that does not exist yet has none (and no records)."""
+        try:
+            return self.tags()
+        except NotFoundError:
+            with self._lock:
+                if self._tags is None:
+                    self._tags = []
+            return self._tags
+
     def has_tag(self, tag: str) -> bool:
-        self.tags()
+        self._known_tags()
         return tag in self._tagset
 
     def _add(self, tag: str) -> None:
@@ -181,7 +189,7 @@ class Discovery:
 
     def records(self, subject_digest: str) -> List[Descriptor]:
         """The record set of one image, sorted by digest."""
-        self.tags()
+        self._known_tags()
         found = []
         for digest in self._by_subject.get(subject_digest[7:39], []):
             desc = self._record(digest, subject_digest)
@@ -228,7 +236,7 @@ class Discovery:
         """Push a record (blobs, then the manifest under its own tag) and publish it for other
         tools (callers attaching many at once publish once, at the end). Idempotent: a rerun
         with the same bytes converges."""
-        had_records = bool(self.tags()) and any(self._by_subject.values())
+        had_records = bool(self._known_tags()) and any(self._by_subject.values())
         for digest, data in blobs.items():
             if digest == mt.EMPTY_DIGEST and had_records:
                 continue   # every record here shares the empty config: it is present
