@@ -89,9 +89,9 @@ class Record:
     def from_descriptor(cls, desc: Descriptor) -> Optional["Record"]:
         """None for referrers that are not shipmark records (signatures, SBOMs)."""
         a = desc.annotations or {}
-        # Some referrers APIs (go-containerregistry's registry) report the config media type
-        # instead of the manifest's artifactType, so the empty config is accepted as well.
-        if desc.artifact_type not in (mt.RECORD_ARTIFACT, mt.OCI_EMPTY) or a.get(mt.A_KIND) not in KINDS:
+        # Descriptors come from the record manifests themselves (stores/discovery.py), never
+        # from a registry's listing, so artifactType is the record's own.
+        if desc.artifact_type != mt.RECORD_ARTIFACT or a.get(mt.A_KIND) not in KINDS:
             return None
         return cls(digest=desc.digest, kind=a[mt.A_KIND], created=a.get(mt.A_CREATED, ""),
                    by=a.get(mt.A_BY), suite=a.get(mt.A_SUITE), result=a.get(mt.A_RESULT),
