@@ -218,8 +218,8 @@ def build_refreg(cache_dir: Path) -> Path:
     """Build tests/python/refreg once per source version (a few seconds with a warm module
     cache) and keep the binary under cache_dir."""
     digest = hashlib.sha256()
-    for name in ("main.go", "go.mod", "go.sum"):
-        digest.update((REFREG_SRC / name).read_bytes())
+    for source in sorted(REFREG_SRC.glob("*.go")) + [REFREG_SRC / "go.mod", REFREG_SRC / "go.sum"]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     binary = Path(cache_dir) / f"refreg-{digest.hexdigest()[:16]}"
     if binary.exists():
         return binary
@@ -242,13 +242,19 @@ def default_build_cache() -> Path:
     return Path(base) / "shipmark-tests"
 
 
-def start_referrers_registry(workdir: Path, build_cache: Optional[Path] = None) -> Server:
+def start_referrers_registry(workdir: Path, build_cache: Optional[Path] = None,
+                             legacy: bool = False) -> Server:
+    """The referrers-API registry (tests/python/refreg). `legacy`: without the API's newer
+    parts (artifactType filtering, the OCI-Subject header), as older registries answer."""
     binary = build_refreg(build_cache or default_build_cache())
     workdir = Path(workdir)
-    blobs = storage_dir("referrers", workdir / "blobs")
+    name = "legacy-referrers-registry" if legacy else "referrers-registry"
+    blobs = storage_dir(name, workdir / "blobs")
     port = free_port()
-    server = Server("referrers-registry", [str(binary), "-address", f"127.0.0.1:{port}",
-                                           "-disk", str(blobs)], port, workdir)
+    argv = [str(binary), "-address", f"127.0.0.1:{port}", "-disk", str(blobs)]
+    if legacy:
+        argv.append("-legacy-referrers")
+    server = Server(name, argv, port, workdir)
     server.cleanup.append(blobs)
     return server.start()
 
