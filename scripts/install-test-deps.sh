@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4 and
-# chromium; crane, oras and regctl built with Go; the Python package with its test extras.
+# chromium; crane, oras, regctl and the OCI distribution-spec conformance suite built with Go;
+# the Python package with its test extras.
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,9 @@ cd "$(dirname "$0")/.."
 CRANE_VERSION=v0.22.1
 ORAS_VERSION=v1.3.6
 REGCTL_VERSION=v0.11.7
+# Keep in step with tests/python/servers.py (CONFORMANCE_VERSION).
+CONFORMANCE_MODULE=github.com/opencontainers/distribution-spec/conformance
+CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
 
 need_apt=()
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
@@ -41,6 +45,19 @@ fi
 if ! command -v regctl >/dev/null; then
   echo "install-test-deps: go install regctl@$REGCTL_VERSION"
   go install "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION"
+fi
+
+# The OCI distribution-spec conformance suite, which proves the test registries. `go install`
+# names the binary after the package (`conformance`), so it is built aside and renamed; the
+# module version in the binary tells whether the installed one is the pinned one.
+conformance_bin="$gobin/oci-distribution-conformance"
+if ! go version -m "$conformance_bin" 2>/dev/null | grep -q "mod[[:space:]]$CONFORMANCE_MODULE[[:space:]]$CONFORMANCE_VERSION\b"; then
+  echo "install-test-deps: go install $CONFORMANCE_MODULE@$CONFORMANCE_VERSION"
+  build_dir=$(mktemp -d)
+  GOBIN="$build_dir" go install "$CONFORMANCE_MODULE@$CONFORMANCE_VERSION"
+  mkdir -p "$gobin"
+  mv "$build_dir/conformance" "$conformance_bin"
+  rmdir "$build_dir"
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e "python[test]"

@@ -1,11 +1,15 @@
 """Fixtures shared by the Python tests: real registries on loopback and the `store` fixture.
 
-- `registry2`, `registry2_basic`, `registry2_token`, `referrers_registry`, `crane_registry`:
-  session-scoped servers on 127.0.0.1 (free port, temp dir), started on first use, stopped at
-  the end of the run. A missing binary fails the test and names the install command.
+- `registry2`, `registry2_basic`, `registry2_token`, `referrers_registry`,
+  `legacy_referrers_registry`, `crane_registry`: session-scoped servers on 127.0.0.1 (free
+  port, temp dir), started on first use, stopped at the end of the run. A missing binary fails
+  the test and names the install command.
 - `store`: parametrised over "ocidir" (an OCI layout in tmp_path), "registry2" (Docker
-  Registry 2.8: no referrers API) and "referrers" (a registry with the referrers API); yields a
-  StoreCase with a fresh repository. `registry_store` is the same over the two registries.
+  Registry 2.8: no referrers API), "referrers" (a registry with the whole referrers API of the
+  distribution spec v1.1, proven by the conformance suite) and "legacy-referrers" (the same
+  registry without artifactType filtering and the OCI-Subject header, as older registries
+  answer); yields a StoreCase with a fresh repository. `registry_store` is the same over the
+  three registries.
 - Tests that use a server get the `servers` marker automatically (`-m "not servers"` skips
   them). Sockets stay enabled here: tests/python/unit disables them in its own conftest.
 """
@@ -25,15 +29,36 @@ import servers  # noqa: E402
 
 from shipmark.core.ref import Ref, parse  # noqa: E402
 
-STORE_KINDS = ("ocidir", "registry2", "referrers")
-REGISTRY_KINDS = ("registry2", "referrers")
+# Each registry kind of the store fixtures and the session fixture that serves it.
+REGISTRY_FIXTURES = {"registry2": "registry2", "referrers": "referrers_registry",
+                     "legacy-referrers": "legacy_referrers_registry"}
+REGISTRY_KINDS = tuple(REGISTRY_FIXTURES)
+STORE_KINDS = ("ocidir",) + REGISTRY_KINDS
+REFERRERS_API_KINDS = ("referrers", "legacy-referrers")
 SERVER_FIXTURES = {"registry2", "registry2_basic", "registry2_token", "referrers_registry",
-                   "crane_registry", "registry_store"}
+                   "legacy_referrers_registry", "crane_registry", "registry_store", "conformance"}
+# The conformance suite's settings per registry kind: sha512 stays out (shipmark writes sha256
+# only), upload cancel is in (off by default), and Registry 2.8 has no referrers API to test.
+_SUITE = {"OCI_DATA_SHA512": "false", "OCI_API_BLOBS_UPLOAD_CANCEL": "true"}
+CONFORMANCE_SETTINGS = {
+    "registry2": {**_SUITE, "OCI_API_REFERRER": "false"},
+    "referrers": _SUITE,
+    "legacy-referrers": _SUITE,
+}
+_conformance_runs = {}
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "servers: needs real registries on loopback "
                                        "(started by the session fixtures)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    for kind, run in _conformance_runs.items():
+        t = run.totals
+        terminalreporter.write_line(
+            f"OCI conformance suite {servers.CONFORMANCE_VERSION} on {kind}: {t['pass']} pass, "
+            f"{t['fail']} fail, {t['skip']} skip, {t['disabled']} disabled of {t['total']}")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -96,7 +121,17 @@ def registry2_token(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def referrers_registry(tmp_path_factory):
+    """The referrers API as the distribution spec v1.1 has it (tests/python/refreg)."""
     server = servers.start_referrers_registry(tmp_path_factory.mktemp("referrers-registry"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def legacy_referrers_registry(tmp_path_factory):
+    """The same registry without artifactType filtering and the OCI-Subject header."""
+    server = servers.start_referrers_registry(
+        tmp_path_factory.mktemp("legacy-referrers-registry"), legacy=True)
     yield server
     server.stop()
 
@@ -108,13 +143,26 @@ def crane_registry(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def conformance(request, tmp_path_factory):
+    """conformance(kind) -> servers.ConformanceRun: the OCI distribution-spec conformance suite
+    run once per test run against that registry kind's session fixture."""
+    def run(kind: str) -> servers.ConformanceRun:
+        if kind not in _conformance_runs:
+            server = request.getfixturevalue(REGISTRY_FIXTURES[kind])
+            _conformance_runs[kind] = servers.run_conformance(
+                server, tmp_path_factory.mktemp(f"conformance-{kind}"), **CONFORMANCE_SETTINGS[kind])
+        return _conformance_runs[kind]
+    return run
+
+
 # -- stores ----------------------------------------------------------------------------------
 
 @dataclass
 class StoreCase:
     """One store under test and a fresh repository on it."""
 
-    kind: str                         # "ocidir" | "registry2" | "referrers"
+    kind: str                         # "ocidir" or one of REGISTRY_KINDS
     store: object
     repo: Ref
     server: Optional[servers.Server]
@@ -130,7 +178,7 @@ class StoreCase:
 
     @property
     def native_referrers(self) -> bool:
-        return self.kind == "referrers"
+        return self.kind in REFERRERS_API_KINDS
 
     def repo_text(self) -> str:
         return self.repo.name
@@ -184,8 +232,7 @@ def _make_case(kind: str, request, tmp_path: Path) -> StoreCase:
         repo = parse(f"ocidir://{tmp_path / 'layout'}", default_tag=None)
         server = None
     else:
-        server = request.getfixturevalue("registry2" if kind == "registry2"
-                                         else "referrers_registry")
+        server = request.getfixturevalue(REGISTRY_FIXTURES[kind])
         repo = parse(f"{server.host}/shipmark-test/{uuid.uuid4().hex[:12]}", default_tag=None)
     store = open_store(repo)
     return StoreCase(kind, store, repo, server, tmp_path, [store])

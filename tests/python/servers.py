@@ -7,6 +7,7 @@ and the peer clients (skopeo, oras, crane, regctl).
   `crane registry serve`, built from tests/python/refreg with `WithReferrersSupport(true)`,
   because `crane registry serve` v0.22.1 leaves that API switched off.
 - `crane registry serve` itself (no referrers API) for anyone who wants the stock one.
+- The OCI distribution-spec conformance suite, run against any of them (run_conformance).
 
 A missing binary fails the test, naming the command that installs it.
 """
@@ -46,7 +47,12 @@ INSTALL = {
     "regctl": "go install github.com/regclient/regclient/cmd/regctl@v0.11.7",
     "go": "a Go toolchain >= 1.25 on PATH (go-containerregistry v0.22.1 needs it)",
     "openssl": "apt-get install -y openssl",
+    "oci-distribution-conformance": "bash scripts/install-test-deps.sh (builds "
+                                    "github.com/opencontainers/distribution-spec/conformance)",
 }
+# The conformance suite's pinned version; scripts/install-test-deps.sh builds the same one.
+CONFORMANCE_MODULE = "github.com/opencontainers/distribution-spec/conformance"
+CONFORMANCE_VERSION = "v0.0.0-20260831232431-97274622c111"
 REFREG_SRC = Path(__file__).parent / "refreg"
 
 # htpasswd user for the Basic-auth registry: bcrypt of TEST_PASSWORD (cost 5, made once with
@@ -268,6 +274,72 @@ def start_crane_registry(workdir: Path) -> Server:
     return Server("crane-registry", [crane, "registry", "serve", "--address",
                                      f"127.0.0.1:{port}", "--disk", str(workdir / "blobs")],
                   port, workdir).start()
+
+
+# -- the OCI distribution-spec conformance suite ---------------------------------------------
+
+@dataclass
+class SpecResult:
+    name: str                         # e.g. "image/push/manifest-by-digest"
+    status: str                       # junit status: passed | skipped | failure | error
+    message: str                      # what the suite found wrong, for failures
+
+
+@dataclass
+class ConformanceRun:
+    results: List[SpecResult]         # every spec the suite ran, in its order (from junit.xml)
+    totals: Dict[str, int]            # pass / fail / skip / disabled / error / total
+    apis: Dict[str, str]              # results.yaml: API name -> Pass | FAIL | Skip | Disabled
+    output: str                       # the suite's own summary (stdout)
+
+
+def conformance_suite() -> str:
+    """The conformance binary at the pinned version; fails naming the install otherwise."""
+    binary = find_tool("oci-distribution-conformance")
+    info = subprocess.run([find_tool("go"), "version", "-m", binary], capture_output=True,
+                          text=True, timeout=60).stdout
+    if f"\tmod\t{CONFORMANCE_MODULE}\t{CONFORMANCE_VERSION}" not in info:
+        pytest.fail(f"{binary} is not {CONFORMANCE_MODULE}@{CONFORMANCE_VERSION}: run "
+                    f"`{INSTALL['oci-distribution-conformance']}`", pytrace=False)
+    return binary
+
+
+def run_conformance(server: Server, results_dir: Path, **settings: str) -> ConformanceRun:
+    """Run the suite against server (plain HTTP, two fresh repositories) with OCI_* settings
+    such as OCI_API_REFERRER="false"; read what it wrote to results_dir, not its exit code."""
+    import xml.etree.ElementTree as ElementTree
+    import yaml
+
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    prefix = f"conformance/{secrets.token_hex(4)}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OCI_")}
+    env.update({"OCI_REGISTRY": server.host, "OCI_TLS": "disabled", "OCI_LOG": "error",
+                "OCI_REPO1": f"{prefix}/repo1", "OCI_REPO2": f"{prefix}/repo2",
+                "OCI_RESULTS_DIR": str(results_dir)})   # and no oci-conformance.yaml in cwd
+    env.update(settings)
+    proc = subprocess.run([conformance_suite()], env=env, cwd=str(results_dir),
+                          capture_output=True, text=True, timeout=600)
+    junit = results_dir / "junit.xml"
+    if not junit.exists():
+        pytest.fail(f"the conformance suite wrote no junit.xml (exit {proc.returncode}):\n"
+                    f"{proc.stderr[-3000:]}", pytrace=False)
+    root = ElementTree.parse(junit).getroot()
+    results = []
+    for case in root.iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        message = case.findtext("system-out") or (problem.get("message", "") if problem is not None else "")
+        results.append(SpecResult(case.get("name", "").removeprefix("OCI Conformance Test/"),
+                                  case.get("status", ""), message.strip()))
+    counts = {key: int(root.get(key) or 0) for key in ("tests", "failures", "errors", "skipped", "disabled")}
+    totals = {"pass": counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
+              - counts["disabled"], "fail": counts["failures"], "skip": counts["skipped"],
+              "disabled": counts["disabled"], "error": counts["errors"], "total": counts["tests"]}
+    report = yaml.safe_load((results_dir / "results.yaml").read_text())
+    apis = {str(k): str(v) for k, v in (report.get("apis") or {}).items()}
+    return ConformanceRun(results, totals, apis, proc.stdout)
 
 
 # -- token auth --------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_list_tags_follows_pages_of_any_size(registry_store):
         pages = proxy.requests(method="GET", path=r"/tags/list")
     assert sorted(got) == expected and len(got) == len(expected)
     assert all(re.search(r"[?&]n=100\b", p.path) for p in pages)
-    if registry_store.kind == "referrers":
+    if registry_store.kind != "registry2":   # go-containerregistry's registry pages tags
         assert len(pages) == 11              # 1006 tags in pages of 100
         assert all("last=" in p.path for p in pages[1:])
     else:
