@@ -3,6 +3,7 @@ publishes for other tools, the referrers-API probe, 50 concurrent writer process
 oras sees."""
 
 import base64
+import dataclasses
 import json
 import os
 import subprocess
@@ -108,6 +109,21 @@ def test_referrers_api_is_probed_once_per_repository(registry_store):
     # Reading records never asks the referrers listing or the index: the tag list answers.
     # Without the API each write but the first reads the index it rewrites (the first has none).
     assert len(reads) == (0 if registry_store.native_referrers else 2)
+
+
+def test_a_new_repository_has_an_empty_referrers_listing(registry_store):
+    """A registry with the referrers API answers 200 with an empty index for a repository that
+    holds nothing yet, as the spec asks (not 404 NAME_UNKNOWN); Docker Registry 2.8 has no such
+    route and answers a plain 404."""
+    with FaultProxy(registry_store.server.host) as proxy:
+        client, _ = registry_store.through(proxy)
+        fresh = dataclasses.replace(registry_store.new_repo(), registry=proxy.host)
+        answer = client.referrers(fresh, "sha256:" + "a" * 64)
+        (probe,) = proxy.requests(method="GET", path=r"/referrers/")
+    if registry_store.native_referrers:
+        assert probe.status == 200 and answer.supported and answer.descriptors == ()
+    else:
+        assert probe.status == 404 and not answer.supported
 
 
 _WORKER = r"""
