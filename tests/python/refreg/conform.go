@@ -5,7 +5,8 @@ package main
 // no Location on a 201, manifests stored under a digest that is not theirs, a referrers API
 // that answers 404 for a new repository, reports config.mediaType as every artifactType and
 // ignores ?artifactType=, no OCI-Subject header, DELETE of an unknown blob answering 500, no
-// upload-status GET, Range requests outside "bytes=N-M", and mount requests ignored.
+// upload-status GET, Range requests outside "bytes=N-M", mount requests ignored, and tag list
+// pages without the Link header that says another page follows.
 // Everything else (storage, tags, catalog, chunk bookkeeping) stays with the wrapped handler.
 
 import (
@@ -15,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -107,6 +110,8 @@ func (c *conform) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		c.manifest(w, req, rt)
 	case rt.kind == "referrers" && req.Method == http.MethodGet:
 		c.listReferrers(w, req, rt)
+	case rt.kind == "tags" && rt.ref == "list" && req.Method == http.MethodGet:
+		c.listTags(w, req, rt)
 	default:
 		c.next.ServeHTTP(w, req)
 	}
@@ -426,6 +431,49 @@ func (c *conform) listReferrers(w http.ResponseWriter, req *http.Request, rt rou
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
 	}
 	w.Header().Set("Content-Type", string(types.OCIImageIndex))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// -- tags -----------------------------------------------------------------------------------
+
+// listTags asks the wrapped handler for one tag more than the page holds, so that it can tell
+// whether another page follows and say so with a Link header, as the spec asks.
+func (c *conform) listTags(w http.ResponseWriter, req *http.Request, rt route) {
+	query := req.URL.Query()
+	n, err := strconv.Atoi(query.Get("n"))
+	if err != nil || n <= 0 {
+		c.next.ServeHTTP(w, req)
+		return
+	}
+	query.Set("n", strconv.Itoa(n+1))
+	inner := req.Clone(req.Context())
+	inner.URL.RawQuery = query.Encode()
+	rec := httptest.NewRecorder()
+	c.next.ServeHTTP(rec, inner)
+	var page struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &page) != nil {
+		for key, values := range rec.Header() {
+			w.Header()[key] = values
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return
+	}
+	if page.Tags == nil {
+		page.Tags = []string{}
+	}
+	if len(page.Tags) > n {
+		page.Tags = page.Tags[:n]
+		next := url.Values{"n": {strconv.Itoa(n)}, "last": {page.Tags[n-1]}}
+		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/tags/list?%s>; rel="next"`, rt.repo, next.Encode()))
+	}
+	body, _ := json.Marshal(page)
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)

@@ -1,6 +1,7 @@
 """Tag listing on every store: more than one page, Link following, internal tags."""
 
 import re
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -36,8 +37,8 @@ def test_list_tags_returns_every_tag_past_one_page(store):
 
 
 def test_list_tags_follows_pages_of_any_size(registry_store):
-    """go-containerregistry honours n and last= but sends no Link: the client goes on with
-    last= after each full page. Registry 2.8 ignores n and sends every tag in one answer: the
+    """The referrers registries honour n and last= and send a Link to the next page, as the
+    spec says. Registry 2.8 ignores n and sends every tag in one answer, without a Link: the
     client takes it as complete. Either way every tag arrives exactly once."""
     expected = _populate(registry_store)
     with FaultProxy(registry_store.server.host) as proxy:
@@ -50,6 +51,10 @@ def test_list_tags_follows_pages_of_any_size(registry_store):
     if registry_store.kind != "registry2":   # go-containerregistry's registry pages tags
         assert len(pages) == 11              # 1006 tags in pages of 100
         assert all("last=" in p.path for p in pages[1:])
+        first = f"{registry_store.server.url}/v2/{repo.repository}/tags/list?n=100"
+        with urllib.request.urlopen(first) as resp:
+            assert resp.headers["Link"] == (f'</v2/{repo.repository}/tags/list?last={expected[99]}'
+                                            f'&n=100>; rel="next"')
     else:
         assert len(pages) == 1               # Registry 2.8.2 has no tag pagination
 
