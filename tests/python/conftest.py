@@ -54,11 +54,24 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    """The conformance suite's totals per registry, and the outcome of each named spec that
+    tests/python/conformance checks (test_named_spec records them as user properties)."""
     for kind, run in _conformance_runs.items():
         t = run.totals
         terminalreporter.write_line(
             f"OCI conformance suite {servers.CONFORMANCE_VERSION} on {kind}: {t['pass']} pass, "
             f"{t['fail']} fail, {t['skip']} skip, {t['disabled']} disabled of {t['total']}")
+    outcomes = {}
+    for status in ("passed", "failed"):
+        for report in terminalreporter.stats.get(status, []):
+            props = dict(getattr(report, "user_properties", ()))
+            if "named_spec" in props and report.when == "call":
+                gaps = props.get("known_gaps")
+                outcomes.setdefault(props["named_spec"], {})[props["registry"]] = \
+                    f"{status} (known gap: {gaps})" if gaps and status == "passed" else status
+    for spec, by_kind in outcomes.items():
+        terminalreporter.write_line(f"  named spec {spec!r}: " + ", ".join(
+            f"{kind} {outcome}" for kind, outcome in sorted(by_kind.items())))
 
 
 def pytest_collection_modifyitems(config, items):
