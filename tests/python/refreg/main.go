@@ -1,7 +1,7 @@
 // refreg serves go-containerregistry's registry (the code behind `crane registry serve`) with
 // the OCI referrers API switched on, wrapped in conform (conform.go) so that it follows the
 // distribution spec v1.1 on what shipmark relies on; the distribution-spec conformance suite
-// checks it (tests/python/stores/test_conformance.py).
+// checks it (tests/python/conformance/test_conformance.py).
 //
 //	refreg -address 127.0.0.1:PORT -disk DIR [-legacy-referrers]
 //
