@@ -36,14 +36,18 @@ type referrerOptions struct {
 	subjectHeader bool // answer a manifest PUT that has a subject with OCI-Subject
 }
 
+// blobStore is what the wrapper needs of the wrapped handler's blob store (the in-memory and
+// disk ones both have it).
+type blobStore interface {
+	registry.BlobHandler
+	registry.BlobStatHandler
+	registry.BlobDeleteHandler
+}
+
 type conform struct {
 	next  http.Handler
-	blobs interface {
-		registry.BlobHandler
-		registry.BlobStatHandler
-		registry.BlobDeleteHandler
-	}
-	opts referrerOptions
+	blobs blobStore
+	opts  referrerOptions
 
 	mu        sync.Mutex
 	uploads   map[string]int64                               // upload id -> bytes received so far
@@ -51,11 +55,7 @@ type conform struct {
 }
 
 func newConform(next http.Handler, blobs registry.BlobHandler, opts referrerOptions) (*conform, error) {
-	full, ok := blobs.(interface {
-		registry.BlobHandler
-		registry.BlobStatHandler
-		registry.BlobDeleteHandler
-	})
+	full, ok := blobs.(blobStore)
 	if !ok {
 		return nil, errors.New("the blob handler cannot stat or delete blobs")
 	}
