@@ -221,26 +221,8 @@ def htpasswd_auth(workdir: Path, user: str = TEST_USER,
 
 
 def build_refreg(cache_dir: Path) -> Path:
-    """Build tests/python/refreg once per source version (a few seconds with a warm module
-    cache) and keep the binary under cache_dir."""
-    digest = hashlib.sha256()
-    for source in sorted(REFREG_SRC.glob("*.go")) + [REFREG_SRC / "go.mod", REFREG_SRC / "go.sum"]:
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    binary = Path(cache_dir) / f"refreg-{digest.hexdigest()[:16]}"
-    if binary.exists():
-        return binary
-    go = find_tool("go")
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    tmp = binary.with_name(binary.name + f".tmp{os.getpid()}")
-    proc = subprocess.run([go, "build", "-buildvcs=false", "-o", str(tmp), "."],
-                          cwd=str(REFREG_SRC),
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "CGO_ENABLED": "0"})
-    if proc.returncode != 0:
-        pytest.fail(f"building the referrers registry (tests/python/refreg) failed:\n"
-                    f"{proc.stderr[-3000:]}", pytrace=False)
-    os.replace(tmp, binary)
-    return binary
+    """tests/python/refreg, built once per source version (a few seconds with a warm cache)."""
+    return build_go_program(REFREG_SRC, cache_dir)
 
 
 def default_build_cache() -> Path:
@@ -564,13 +546,13 @@ INTOTO_SRC = Path(__file__).parent / "intoto"
 
 
 def build_go_program(src: Path, cache_dir: Path) -> Path:
-    """Build the Go program in `src` once per source version (main.go, go.mod, go.sum) and keep
-    the binary under cache_dir. Needs the module cache filled once (`go mod download` in src,
-    or the first build with the Go module proxy reachable); offline after that."""
+    """Build the Go program in `src` once per source version (its .go files, go.mod, go.sum) and
+    keep the binary under cache_dir. Needs the module cache filled once (`go mod download` in
+    src, or the first build with the Go module proxy reachable); offline after that."""
     src = Path(src)
     digest = hashlib.sha256()
-    for name in ("main.go", "go.mod", "go.sum"):
-        digest.update((src / name).read_bytes())
+    for source in sorted(src.glob("*.go")) + [src / "go.mod", src / "go.sum"]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     binary = Path(cache_dir) / f"{src.name}-{digest.hexdigest()[:16]}"
     if binary.exists():
         return binary
