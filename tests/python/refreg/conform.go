@@ -5,8 +5,9 @@ package main
 // no Location on a 201, manifests stored under a digest that is not theirs, a referrers API
 // that answers 404 for a new repository, reports config.mediaType as every artifactType and
 // ignores ?artifactType=, no OCI-Subject header, DELETE of an unknown blob answering 500, no
-// upload-status GET, Range requests outside "bytes=N-M", mount requests ignored, and tag list
-// pages without the Link header that says another page follows.
+// upload-status GET, Range requests outside "bytes=N-M", mount requests ignored, tag list
+// pages without the Link header that says another page follows, and tags that still serve a
+// manifest deleted by digest.
 // Everything else (storage, tags, catalog, chunk bookkeeping) stays with the wrapped handler.
 
 import (
@@ -52,6 +53,7 @@ type conform struct {
 	mu        sync.Mutex
 	uploads   map[string]int64                               // upload id -> bytes received so far
 	referrers map[string]map[string]map[string]v1.Descriptor // repo -> subject -> referrer digest -> descriptor
+	tags      map[string]map[string]string                   // repo -> tag -> manifest digest
 }
 
 func newConform(next http.Handler, blobs registry.BlobHandler, opts referrerOptions) (*conform, error) {
@@ -65,6 +67,7 @@ func newConform(next http.Handler, blobs registry.BlobHandler, opts referrerOpti
 		opts:      opts,
 		uploads:   map[string]int64{},
 		referrers: map[string]map[string]map[string]v1.Descriptor{},
+		tags:      map[string]map[string]string{},
 	}, nil
 }
 
@@ -318,8 +321,19 @@ func (c *conform) manifest(w http.ResponseWriter, req *http.Request, rt route) {
 	case http.MethodDelete:
 		rec := onHeader(w, func(int, http.Header) {})
 		c.next.ServeHTTP(rec, req)
-		if rec.status == http.StatusAccepted && want != nil {
-			c.forget(rt.repo, want.String())
+		if rec.status != http.StatusAccepted {
+			return
+		}
+		if want == nil {
+			c.untag(rt.repo, rt.ref)
+			return
+		}
+		c.forget(rt.repo, want.String())
+		for _, tag := range c.tagsOf(rt.repo, want.String()) {
+			inner := req.Clone(req.Context())
+			inner.URL.Path = "/v2/" + rt.repo + "/manifests/" + tag
+			c.next.ServeHTTP(httptest.NewRecorder(), inner)
+			c.untag(rt.repo, tag)
 		}
 	default:
 		c.next.ServeHTTP(w, req)
@@ -355,6 +369,14 @@ func (c *conform) putManifest(w http.ResponseWriter, req *http.Request, rt route
 		}
 	})
 	c.next.ServeHTTP(rec, req)
+	if rec.status == http.StatusCreated && want == nil {
+		c.mu.Lock()
+		if c.tags[rt.repo] == nil {
+			c.tags[rt.repo] = map[string]string{}
+		}
+		c.tags[rt.repo][rt.ref] = got.String()
+		c.mu.Unlock()
+	}
 	if rec.status == http.StatusCreated && m.Subject != nil {
 		mediaType := req.Header.Get("Content-Type")
 		if mediaType == "" {
@@ -377,6 +399,26 @@ func artifactType(m pushed, mediaType string) string {
 		return m.ArtifactType
 	}
 	return string(m.Config.MediaType)
+}
+
+// tagsOf lists the tags that point at a manifest, which the wrapped handler keeps serving
+// after the manifest is deleted by digest.
+func (c *conform) tagsOf(repo, dig string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var tags []string
+	for tag, target := range c.tags[repo] {
+		if target == dig {
+			tags = append(tags, tag)
+		}
+	}
+	return tags
+}
+
+func (c *conform) untag(repo, tag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.tags[repo], tag)
 }
 
 // -- referrers ------------------------------------------------------------------------------

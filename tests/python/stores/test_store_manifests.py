@@ -80,3 +80,14 @@ def test_index_manifest_round_trips(store):
     store.store.put_manifest(store.repo.with_tag("multi"), index)
     got = store.store.get_manifest(store.repo.with_tag("multi"))
     assert (got.media_type, got.raw) == (mt.OCI_INDEX, raw)
+
+
+def test_deleting_a_manifest_by_digest_deletes_its_tags(store):
+    image = push_image(store.store, store.repo, "v1", seed="deleted")
+    store.store.put_manifest(store.repo.with_tag("v2"), image.manifest)
+    push_image(store.store, store.repo, "kept", seed="kept")
+    store.store.delete_manifest(store.repo.with_digest(image.digest))
+    for tag in ("v1", "v2"):
+        with pytest.raises(NotFoundError):
+            store.store.get_manifest(store.repo.with_tag(tag))
+    assert store.store.list_tags(store.repo) == ["kept"]
