@@ -89,13 +89,6 @@ def prune(*, store: Store, repo: Ref, dry_run: bool = False) -> Pruned:
             continue
         for digest in orphan.records + ([orphan.index] if orphan.index else []):
             _delete(store, repo.repo.with_digest(digest))
-    if orphans and not dry_run:
-        # Registries that keep a tag when its manifest is deleted (go-containerregistry's)
-        # still list the orphans' tags: delete those by name.
-        prefixes = {f"sha256-{o.subject[7:39]}." for o in orphans} | {index_tag(o.subject) for o in orphans}
-        for tag in store.list_tags(repo.repo):
-            if tag in prefixes or tag[:40] in prefixes:
-                _delete(store, repo.repo.with_tag(tag))
     return Pruned(repo.repo, dry_run, orphans)
 
 

@@ -38,7 +38,7 @@ from typing import Dict, List, Optional, Sequence, Set
 from ..core import mediatype as mt
 from ..core.descriptor import Descriptor, Manifest, canonical_json, sha256
 from ..core.ref import Ref
-from ..errors import NotFoundError, RemoteError, ShipmarkError
+from ..errors import NotFoundError, RegistryError, RemoteError, ShipmarkError
 from .base import ReferrersAnswer, ReferrersAPI, Store
 from .repocache import RepoCache
 
@@ -245,7 +245,15 @@ class Discovery:
                     continue
             self.store.put_blob(self.repo, data, digest)
         own = record_tag(subject.digest, manifest.digest)
-        self.store.put_manifest(self.repo.with_tag(own), manifest)
+        try:
+            self.store.put_manifest(self.repo.with_tag(own), manifest)
+        except RegistryError:
+            # Registry 2.8 can refuse a manifest (400 DIGEST_INVALID) while other writers are
+            # uploading the same blob; the PUT is idempotent: check the blobs and try once more.
+            for digest, data in blobs.items():
+                if not self.store.blob_exists(self.repo, digest):
+                    self.store.put_blob(self.repo, data, digest)
+            self.store.put_manifest(self.repo.with_tag(own), manifest)
         with self._lock:
             self._add(own)
         desc = manifest.descriptor()
@@ -388,15 +396,15 @@ class Discovery:
         return Listed(f"index {index_tag(subject_digest)}", entries, repair.dropped)
 
     def unadopted(self, subject_digest: str, listed: Listed) -> List[Descriptor]:
-        """Shipmark records the registry lists that are not in the record set. A listing's
-        artifactType is only a hint (some registries report the config's media type there),
-        so an unknown referrer's own manifest decides."""
+        """Shipmark records the registry lists that are not in the record set. A listing
+        without an artifactType (Quay before 3.12, quay/quay#3047) is settled by the
+        referrer's own manifest."""
         ours = {d.digest for d in self.records(subject_digest)}
         out = []
         for desc in listed.referrers:
             if desc.digest in ours:
                 continue
-            if desc.artifact_type != mt.RECORD_ARTIFACT:
+            if not desc.artifact_type:
                 try:
                     desc = self.store.get_manifest(self.repo.with_digest(desc.digest)).descriptor()
                 except NotFoundError:

@@ -5,9 +5,8 @@
 - Manifests are byte-exact (`response.content`), fetched with the full Accept list (Registry 2.x
   rewrites Docker v2 manifests to schema1 otherwise), checked against the digest asked for,
   and kept in the content-addressed disk cache: a GET by digest that hits it sends nothing.
-- Tags: pages of `tag_page_size` (1000), following `Link: <...>; rel="next"`, or `last=` when a
-  registry fills a page exactly without a Link. (Registry 2.8 ignores `n` and sends every tag
-  at once; go-containerregistry honours `n` and `last` but sends no Link.)
+- Tags: pages of `tag_page_size` (1000), following `Link: <...>; rel="next"` as the
+  distribution spec says. (Registry 2.8 ignores `n` and sends every tag at once.)
 - Blobs: monolithic upload (POST, then PUT `?digest=`), skipped when HEAD finds the blob;
   `copy_blob` mounts across repositories of one registry and streams only when it must.
 - Referrers: `referrers()` asks the native endpoint and says whether it exists; only a 200
@@ -188,14 +187,7 @@ class RegistryStore:
             seen.update(fresh)
             tags.extend(fresh)
             nxt = (resp.links.get("next") or {}).get("url")
-            if nxt:
-                url = urljoin(url, nxt)
-            elif len(page) == size and fresh:
-                # Exactly a full page and no Link (go-containerregistry's registry): ask past
-                # the last tag. A longer page means n was ignored (Registry 2.8): that is all.
-                url = f"{first}?n={size}&last={quote(page[-1], safe='')}"
-            else:
-                url = None
+            url = urljoin(url, nxt) if nxt else None
         return tags
 
     # -- Store: blobs -------------------------------------------------------------------------
@@ -274,8 +266,9 @@ class RegistryStore:
                 codes = _error_codes(resp)[0] if resp.status_code == 404 else []
                 resp.close()
                 # A distribution-spec error (NAME_UNKNOWN, MANIFEST_UNKNOWN) comes from a route
-                # that exists: nothing is attached yet. Registry 2.8 answers a route it lacks
-                # with a plain-text "404 page not found".
+                # that exists: nothing is attached yet (Quay answers so for a repository it does
+                # not know, quay/quay#6385). Registry 2.8 answers a route it lacks with a
+                # plain-text "404 page not found".
                 supported = bool(found) or bool(set(codes) & NOT_FOUND_CODES)
                 return ReferrersAnswer(supported, tuple(found.values()))
             for entry in index.get("manifests") or []:
