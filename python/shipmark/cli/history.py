@@ -1,12 +1,16 @@
 """shipmark history: what entered a channel, newest first."""
 
-from . import Output, common
+from . import Output, common, policy_flag
 
 
 def add(sub):
-    p = sub.add_parser("history", help="list the promotions into a channel, newest first")
+    p = sub.add_parser("history", help="list the promotions into a channel, newest first",
+                       description="Every promotion into CHANNEL, newest first, forced ones and rollbacks "
+                                   "marked. `*` marks what the channel holds now (what pick returns); "
+                                   "rejected images say by whom and why.")
     p.add_argument("repo", metavar="REPO")
     p.add_argument("--channel", required=True)
+    policy_flag(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -14,11 +18,17 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
-    result = channel.history(store=ctx.store(repo), repo=repo, channel=args.channel, progress=ctx.progress())
+    result = channel.history(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
+                             now=ctx.now, progress=ctx.progress())
     lines = []
     for e in result.entries:
         mark = "*" if e.image.digest == result.current else " "
-        flags = "  (rejected)" if e.image.state.rejected else ""
+        notes = list(e.marks) + ([e.rejection] if e.rejection else [])
+        flags = "".join(f"  ({n})" for n in notes)
         lines.append(f"{mark} {e.record.created[:19].replace('T', ' ')}  {e.image.tags[0]:<36} "
                      f"{e.image.digest[7:19]}  by {e.record.by or '-'}{flags}")
-    return Output(result.to_json(), lines or [f"nothing was ever promoted to {args.channel} in {repo.name}"])
+    if not lines:
+        lines = [f"nothing was ever promoted to {args.channel} in {repo.name}"]
+    elif result.current is None:
+        lines.append(f"(channel {args.channel} holds no image now: every member was rejected)")
+    return Output(result.to_json(), lines)

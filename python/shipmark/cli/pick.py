@@ -4,9 +4,11 @@ from . import Output, common, policy_flag
 
 
 def add(sub):
-    p = sub.add_parser("pick", help="print the newest image eligible for a channel as repo@sha256:...",
-                       description="Walk REPO's version tags newest first and stop at the first image the "
-                                   "channel's policy admits (rejected images never are). Prints repo@sha256:...")
+    p = sub.add_parser("pick", help="print what a channel holds (its newest member) as repo@sha256:...",
+                       description="Walk REPO's version tags newest first and stop at the first member of "
+                                   "CHANNEL: an image promoted into it (forced or not) and not rejected since. "
+                                   "For a channel marked `auto: true` in the policy: the first image the "
+                                   "policy admits. Prints repo@sha256:...")
     p.add_argument("repo", metavar="REPO")
     p.add_argument("--channel", required=True)
     policy_flag(p)

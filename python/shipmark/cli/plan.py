@@ -1,4 +1,4 @@
-"""shipmark plan: the newest eligible image of every service in services.yaml vs what the target runs.
+"""shipmark plan: per service in services.yaml, what its channel holds vs what the target runs.
 
 Also the flags and loaders that render, deployed and board share."""
 
@@ -42,14 +42,19 @@ def policy_resolver(args, services: ServicesFile) -> Callable[[Optional[str]], P
 
 
 def add(sub):
-    p = sub.add_parser("plan", help="newest eligible image per service (services.yaml) vs what the target runs",
+    p = sub.add_parser("plan", help="per service (services.yaml): what its channel holds vs what the target runs",
                        description="For every service in the services file: walk its version tags newest first "
-                                   "and stop at the first image the channel's policy admits and that has not "
+                                   "and stop at the first member of the channel (promoted into it, not rejected; "
+                                   "for an `auto` channel: the first image its policy admits) that has not "
                                    "already failed to deploy to the target; compare it with what the target "
-                                   "runs (tag deployed.<target>). Change: new, none, upgrade or downgrade.")
+                                   "runs (tag deployed.<target>). Change: new, none, upgrade or downgrade. A "
+                                   "service without such an image is listed with the reasons; the plan still "
+                                   "succeeds unless --require-all.")
     services_flags(p)
     p.add_argument("--retry-failed", action="store_true",
                    help="also pick images whose deployment to the target failed before")
+    p.add_argument("--require-all", action="store_true",
+                   help="exit 3 when any service has no image (the plan is printed all the same)")
     common(p)
     p.set_defaults(run=run)
 
@@ -60,7 +65,13 @@ def run(args, ctx) -> Output:
     result = deploy.plan(store_for=ctx.store, services=services, names=args.only, channel=args.channel,
                          target=args.target, policy_for=policy_resolver(args, services), now=ctx.now,
                          retry_failed=args.retry_failed)
-    return Output(result.to_json(), plan_lines(result))
+    code = 0
+    if result.missing and args.require_all:
+        import sys
+        sys.stderr.write(f"shipmark: error: no image for {', '.join(result.missing)} (--require-all)
+")
+        code = 3
+    return Output(result.to_json(), plan_lines(result), code)
 
 
 def plan_lines(result) -> list:
@@ -69,6 +80,14 @@ def plan_lines(result) -> list:
     lines = [f"{head}, channel {result.channel}:"]
     width = max(len(p.service.name) for p in result.services)
     for p in result.services:
+        if p.image is None:
+            runs = f"; {result.target} keeps {p.current.tag or p.current.image.pinned}" if p.current else ""
+            lines.append(f"  {p.service.name:<{width}}  no image{runs}")
+            for reason in p.reasons:
+                lines.append(f"  {'':<{width}}  {reason}")
+            for s in p.skipped:
+                lines.append(f"  {'':<{width}}  skipped {s['tag']}: {'; '.join(s['reasons'])}")
+            continue
         if p.change in (None, deploy.NEW):
             what = p.tag + ("  (new)" if p.change else "")
         elif p.change == deploy.NONE:

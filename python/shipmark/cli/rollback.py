@@ -5,14 +5,14 @@ from .jenkins_cmd import after_registry_op, sync_flags
 
 
 def add(sub):
-    p = sub.add_parser("rollback", help="move a channel back to the previous promoted, still eligible image",
-                       description="Move CHANNEL's tag back to the newest earlier image promoted to it that is "
-                                   "still eligible, and reject the image rolled away from so that pick never "
-                                   "brings it back (unless --keep).")
+    p = sub.add_parser("rollback", help="take the channel's current image out of it; the previous member takes over",
+                       description="Reject the image CHANNEL's tag points at (so pick and the nightly never "
+                                   "take it again) and move the tag to the newest remaining member of the "
+                                   "channel, with a promotion record marked as a rollback. `restore` undoes "
+                                   "the rejection.")
     p.add_argument("repo", metavar="REPO")
     p.add_argument("--channel", required=True)
     p.add_argument("--reason", required=True, help="why (recorded)")
-    p.add_argument("--keep", action="store_true", help="do not reject the image rolled away from")
     policy_flag(p)
     p.add_argument("--by", help="who rolls back (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
     sync_flags(p)
@@ -24,7 +24,7 @@ def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
     result = channel.rollback(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
-                              now=ctx.now, by=ctx.by, reason=args.reason, reject_current=not args.keep)
+                              now=ctx.now, by=ctx.by, reason=args.reason)
     lines = [f"rolled {args.channel} back to {result.to_image.pinned} ({result.to_image.tags[0]})"]
     if result.rejection:
         lines.append(f"  rejected {result.from_image}")

@@ -3,6 +3,11 @@
 channels:
   testing: {require: [unit]}
   stable:  {require: [acceptance], block_on: [security], after: testing, min_age: 2h, branches: [master]}
+  nightly: {require: [unit], auto: true}
+
+The policy decides who may *enter* a channel. What a channel *holds* is its members: images
+promoted into it and not rejected since (`ImageState.in_channel`), unless the channel says
+`auto: true`, in which case it holds the newest image the policy admits, promoted or not.
 """
 
 import re
@@ -10,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..errors import InputError, NotFoundError
+from ..errors import InputError
 from .record import check_name
 from .state import ImageState
 
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_CHANNEL_KEYS = {"require", "block_on", "after", "min_age", "branches"}
+_CHANNEL_KEYS = {"require", "block_on", "after", "min_age", "branches", "auto"}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -34,6 +39,7 @@ class ChannelPolicy:
     after: Optional[str] = None
     min_age: Optional[timedelta] = None
     branches: Optional[Tuple[str, ...]] = None
+    auto: bool = False   # holds the newest admitted image instead of its promoted members
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,9 @@ class Policy:
             return self.channels[name]
         if self.open_by_default:
             return ChannelPolicy(check_name("channel", name))
-        raise NotFoundError(f"channel {name!r} is not in {self.source}",
-                            f"use one of: {', '.join(sorted(self.channels)) or '(none defined)'}")
+        raise InputError(f"channel {name!r} is not in {self.source}",
+                         f"use one of: {', '.join(sorted(self.channels)) or '(none defined)'}, "
+                         "or add it to the policy file")
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "policy") -> "Policy":
@@ -111,9 +118,12 @@ class Policy:
                     min_age = parse_duration(rules["min_age"])
                 except ValueError:
                     fail(f"{path}.min_age", f"expected a duration like 2h, got {rules['min_age']!r}")
+            auto = rules.get("auto", False)
+            if not isinstance(auto, bool):
+                fail(f"{path}.auto", f"expected true or false, got {auto!r}")
             channels[name] = ChannelPolicy(
                 name=name, require=names("require"), block_on=names("block_on"), after=after,
-                min_age=min_age, branches=names("branches") if "branches" in rules else None)
+                min_age=min_age, branches=names("branches") if "branches" in rules else None, auto=auto)
         for ch in channels.values():
             if ch.after is not None and ch.after not in channels:
                 fail(f"channels.{ch.name}.after", f"names channel {ch.after!r}, which is not defined")
@@ -126,8 +136,7 @@ def evaluate(policy: Policy, channel: str, state: ImageState, now: datetime,
     rules = policy.channel(channel)
     reasons: List[str] = []
     if state.rejected:
-        why = f" by {state.verdict.by}" if state.verdict.by else ""
-        reasons.append(f"rejected{why} at {state.verdict.created}")
+        reasons.append(rejection_reason(state))
     for suite in rules.require:
         result = state.result(suite)
         if result is None:
@@ -137,7 +146,7 @@ def evaluate(policy: Policy, channel: str, state: ImageState, now: datetime,
     for suite in rules.block_on:
         if state.result(suite) == "failed" and suite not in rules.require:
             reasons.append(f"blocking suite {suite!r} failed")
-    if rules.after and rules.after not in state.promotions:
+    if rules.after and not state.promoted_into(rules.after):
         reasons.append(f"not promoted to {rules.after!r} first")
     if rules.min_age is not None:
         if built_at is None:
@@ -151,6 +160,26 @@ def evaluate(policy: Policy, channel: str, state: ImageState, now: datetime,
         elif _short_branch(branch) not in {_short_branch(b) for b in rules.branches}:
             reasons.append(f"built from branch {branch!r}, allowed: {', '.join(rules.branches)}")
     return Decision(not reasons, reasons)
+
+
+def rejection_reason(state: ImageState) -> str:
+    """The refusal a standing rejection gives (callers that can read the record add its reason)."""
+    why = f" by {state.verdict.by}" if state.verdict.by else ""
+    return f"rejected{why} at {state.verdict.created}"
+
+
+def membership(policy: Policy, channel: str, state: ImageState, now: datetime,
+               built_at: Optional[datetime] = None) -> Decision:
+    """Is this image what `channel` holds? For an `auto` channel: does the policy admit it; for
+    any other: is it a member (promoted into the channel, not rejected since)."""
+    rules = policy.channel(channel)
+    if rules.auto:
+        return evaluate(policy, channel, state, now, built_at)
+    if state.rejected:
+        return Decision(False, [rejection_reason(state)])
+    if not state.in_channel(channel):
+        return Decision(False, [f"never promoted to {channel!r}"])
+    return Decision(True, [])
 
 
 def _short_branch(branch: str) -> str:

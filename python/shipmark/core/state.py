@@ -27,6 +27,17 @@ class ImageState:
     def rejected(self) -> bool:
         return self.verdict is not None and self.verdict.kind == REJECTION
 
+    def promoted_into(self, channel: str) -> bool:
+        """A promotion into `channel` counts. shipmark writes a promotion record only after the
+        channel tag moved (ops.channel), so a record is proof of the move; the `after:` rule and
+        channel membership both ask this."""
+        return channel in self.promotions
+
+    def in_channel(self, channel: str) -> bool:
+        """Member of a (promotion-based) channel: a counting promotion into it and no rejection
+        standing. Forced promotions count like any other."""
+        return self.promoted_into(channel) and not self.rejected
+
     def result(self, suite: str) -> Optional[str]:
         rec = self.suites.get(suite)
         return rec.result if rec else None

@@ -1,11 +1,12 @@
-"""Channels: promote an image into one, pick the newest eligible image, roll back, history."""
+"""Channels: promote an image into one, pick what a channel holds (its members), roll back, history."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, List, Optional
 
 from ..core import record as rec
-from ..core.policy import Decision, Policy, evaluate
+from ..core import version
+from ..core.policy import Decision, Policy, evaluate, membership
 from ..core.record import Record, check_name
 from ..core.ref import Ref
 from ..errors import InputError, NotFoundError, NothingEligibleError, PolicyError
@@ -13,6 +14,7 @@ from ..stores.base import Store
 from ..stores.discovery import Discovery
 from .copy import copy_image
 from .images import Image, Scan, attach, load
+from .notes import Notes
 
 
 @dataclass
@@ -41,26 +43,25 @@ def _channel_digest(store: Store, repo: Ref, channel: str) -> Optional[str]:
         return None
 
 
-def _interrupted_promotion(image: Image, channel: str, current: Optional[str]) -> Optional[Record]:
-    """A promotion record written by a run that failed before moving the tag: the tag still
-    points where that record says it pointed before. A rerun reuses it instead of writing twice."""
-    last = image.state.promotions.get(channel)
-    if last is None or current == image.digest:
-        return None
-    return last if last.previous == (current or "none") else None
-
-
 def _move_channel(store: Store, image: Image, channel: str, previous: Optional[str], now: datetime,
                   by: Optional[str], predicate: dict) -> Record:
-    """Record first, then the tag: a rerun after any failure converges on the same end state."""
-    record = _interrupted_promotion(image, channel, previous)
-    if record is None:
-        new = rec.build(rec.PROMOTION, image.descriptor, image.repo.name, predicate, now, by,
-                        channel=channel, previous=previous or "none")
-        record = attach(store, image, new)
-    manifest = store.get_manifest(image.repo.with_digest(image.digest))
-    store.put_manifest(image.repo.with_tag(channel), manifest)   # byte-exact: same digest
-    return record
+    """The tag first, then the record. A promotion counts once its record exists, so a record is
+    proof that the tag moved; a run that fails in between leaves the tag on the image without a
+    record, and the rerun (which finds the tag already there) writes it."""
+    if previous != image.digest:
+        manifest = store.get_manifest(image.repo.with_digest(image.digest))
+        store.put_manifest(image.repo.with_tag(channel), manifest)   # byte-exact: same digest
+    else:
+        predicate = dict(predicate, previous=None, resumed=True)   # where it pointed before is lost
+    new = rec.build(rec.PROMOTION, image.descriptor, image.repo.name, predicate, now, by,
+                    channel=channel, previous=predicate.get("previous") or None)
+    return attach(store, image, new)
+
+
+def _refused(what: str, channel: str, source: str, reasons: List[str]) -> PolicyError:
+    return PolicyError(f"{what} may not enter channel {channel!r} ({source})",
+                       "`shipmark status` shows the image's records; to override the policy on purpose: "
+                       "--force --reason TEXT (recorded)", reasons)
 
 
 def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: datetime, by: Optional[str],
@@ -70,33 +71,59 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
     check_name("channel", channel)
     rec.check_text("reason", reason)
     if force and not reason:
-        raise InputError("--force needs --reason", "say why the policy is overridden: it is recorded")
+        raise InputError("a forced promotion needs a reason", "say why the policy is overridden: it is recorded")
+    policy.channel(channel)   # a channel the policy does not name is bad input
     image = load(store, ref)
+    target_store = copy_store or store
+    target_repo = copy_to.repo if copy_to is not None else image.repo
+    previous = _channel_digest(target_store, target_repo, channel)
     decision = evaluate(policy, channel, image.state, now, image.built_at)
+    if copy_to is None and previous == image.digest and image.state.in_channel(channel):
+        result = Promotion(image, channel, promoted=False, dry_run=dry_run, forced=False, decision=decision,
+                           already=True, record=image.state.promotions[channel])
+        return result
     if not decision.ok and not force:
-        raise PolicyError(f"{ref} may not enter channel {channel!r} ({policy.source})",
-                          "see the reasons; `shipmark status` shows the image's records", decision.reasons)
+        raise _refused(str(ref), channel, policy.source, Notes(store).explain(image, decision.reasons))
     result = Promotion(image, channel, promoted=False, dry_run=dry_run, forced=force and not decision.ok,
                        decision=decision)
-    target_store = copy_store or store
     if copy_to is not None:
         result.copied_to = f"{copy_to.name}@{image.digest}"
     if dry_run:
         return result
     if copy_to is not None:
+        tags = version_tags_of(store, image)
         image = copy_image(store, image, target_store, copy_to.repo, records_only=records_only)
+        manifest = target_store.get_manifest(image.repo.with_digest(image.digest))
+        for tag in tags:   # the copy is listed, picked and shown by its version there too
+            target_store.put_manifest(image.repo.with_tag(tag), manifest)
+        image.tags = tags
         result.image = image
-    previous = _channel_digest(target_store, image.repo, channel)
-    if previous == image.digest and channel in image.state.promotions:
-        result.already = True
-        result.record = image.state.promotions[channel]
-        return result
+        if previous == image.digest and image.state.in_channel(channel):
+            result.already, result.record = True, image.state.promotions[channel]
+            return result
     predicate = {"channel": channel, "previous": previous, "policy": policy.source,
                  "forced": result.forced, "overridden": decision.reasons if result.forced else [],
                  "reason": reason, "by": by}
     result.record = _move_channel(target_store, image, channel, previous, now, by, predicate)
     result.promoted = True
     return result
+
+
+def version_tags_of(store: Store, image: Image) -> List[str]:
+    """The version tags naming this image, so that a copy elsewhere can be listed and picked by
+    them too. Given by digest, the repository's version tags are asked (one HEAD each)."""
+    tags = store.list_tags(image.repo)
+    found = []
+    for tag in version.sort_newest_first(tags):
+        if tag in image.tags:
+            found.append(tag)
+            continue
+        try:
+            if store.head_manifest(image.repo.with_tag(tag)).digest == image.digest:
+                found.append(tag)
+        except NotFoundError:
+            continue
+    return found
 
 
 @dataclass
@@ -112,62 +139,85 @@ class Pick:
                 "skipped": self.skipped}
 
 
+def nothing_in_channel(repo: Ref, channel: str, auto: bool, skipped: List[dict]) -> NothingEligibleError:
+    reasons = [f"{s['tag']}: {'; '.join(s['reasons'])}" for s in skipped[:20]]
+    if auto:
+        return NothingEligibleError(f"no image in {repo.name} may enter channel {channel!r}",
+                                    "`shipmark list` shows each image's state", reasons)
+    return NothingEligibleError(f"channel {channel!r} of {repo.name} has no member",
+                                f"an image joins it when promoted: shipmark promote IMAGE --to {channel} "
+                                "(--force --reason TEXT overrides the policy)", reasons)
+
+
 def pick(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime,
          progress: Optional[Callable[[int, int], None]] = None, found: Optional[Discovery] = None) -> Pick:
-    """Newest eligible image: walks version tags newest-first and stops at the first one."""
-    policy.channel(channel)
+    """What the channel holds: its newest member (an `auto` channel: the newest image its policy
+    admits). Walks version tags newest-first and stops at the first one."""
+    rules = policy.channel(channel)
     scan = Scan(store, repo, progress, found)
+    notes = Notes(store)
     skipped: List[dict] = []
-    # The eligible image is usually among the newest few: a small first round.
+    # The answer is usually among the newest few: a small first round.
     for image in scan.images(batch=4):
-        decision = evaluate(policy, channel, image.state, now, image.built_at)
+        decision = membership(policy, channel, image.state, now, image.built_at)
         if decision.ok:
             if not scan.verified(image):
                 # A version tag was pushed again: forget what was cached and walk afresh.
                 return pick(store=store, repo=repo, channel=channel, policy=policy, now=now, progress=progress,
                             found=scan.found)
             return Pick(repo, channel, image, skipped)
-        skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": decision.reasons})
+        skipped.append({"tag": image.tags[0], "digest": image.digest,
+                        "reasons": notes.explain(image, decision.reasons)})
     if not scan.version_tags:
         raise NothingEligibleError(f"{repo.name} has no version tags",
                                    "push images tagged like 1.4.2-b12.20261128.abc1234 (see `shipmark tag`)")
-    raise NothingEligibleError(f"no image in {repo.name} may enter channel {channel!r}",
-                               "`shipmark list` shows each image's state",
-                               [f"{s['tag']}: {'; '.join(s['reasons'])}" for s in skipped[:20]])
+    raise nothing_in_channel(repo, channel, rules.auto, skipped)
 
 
 @dataclass
 class HistoryEntry:
     image: Image
     record: Record
+    marks: List[str] = field(default_factory=list)       # forced: why / rollback
+    rejection: Optional[str] = None                      # "rejected by X at T: why"
 
     def to_json(self) -> dict:
         return {"image": self.image.pinned, "tag": self.image.tags[0] if self.image.tags else None,
                 "digest": self.image.digest, "promoted_at": self.record.created, "by": self.record.by,
-                "rejected": self.image.state.rejected}
+                "forced": any(m.startswith("forced") for m in self.marks),
+                "rollback": any(m.startswith("rollback") for m in self.marks),
+                "rejected": self.image.state.rejected, "rejection": self.rejection}
 
 
 @dataclass
 class History:
     repo: Ref
     channel: str
-    current: Optional[str]
+    current: Optional[str]      # what the channel holds now (pick's answer)
+    tag: Optional[str]          # where the channel tag points
     entries: List[HistoryEntry]
 
     def to_json(self) -> dict:
-        return {"repo": self.repo.name, "channel": self.channel, "current": self.current,
+        return {"repo": self.repo.name, "channel": self.channel, "current": self.current, "tag": self.tag,
                 "entries": [e.to_json() for e in self.entries]}
 
 
-def history(*, store: Store, repo: Ref, channel: str,
+def history(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime,
             progress: Optional[Callable[[int, int], None]] = None) -> History:
-    """Every promotion into `channel`, newest first (an image promoted twice appears twice)."""
+    """Every promotion into `channel`, newest first (an image promoted twice appears twice), with
+    forced and rollback promotions marked, and what the channel holds now."""
     check_name("channel", channel)
     scan = Scan(store, repo, progress)
-    entries = [HistoryEntry(image, r) for image in scan.images() for r in image.records
-               if r.kind == rec.PROMOTION and r.channel == channel]
+    notes = Notes(store)
+    entries, current = [], None
+    for image in scan.images():
+        if current is None and membership(policy, channel, image.state, now, image.built_at).ok:
+            current = image.digest
+        for r in image.records:
+            if r.kind == rec.PROMOTION and r.channel == channel:
+                entries.append(HistoryEntry(image, r, notes.promotion_marks(repo, r), notes.rejection(image)))
     entries.sort(key=lambda e: e.record.order, reverse=True)
-    return History(repo, channel, scan.channel_digest(channel), entries)
+    return History(repo, channel, current, scan.channel_digest(channel), entries)
 
 
 @dataclass
@@ -186,37 +236,40 @@ class Rollback:
 
 
 def rollback(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime, by: Optional[str],
-             reason: str, reject_current: bool = True) -> Rollback:
-    """Move the channel back to the newest earlier promoted image that is still eligible. The image
-    rolled away from is rejected (unless told not to), so `pick` never brings it back."""
+             reason: str) -> Rollback:
+    """Take the image the channel tag points at out of the channel (it is rejected, unless it
+    already is) and move the tag to the newest remaining member: afterwards the tag, `pick` and
+    the nightly agree on that member."""
     if not reason:
-        raise InputError("rollback needs --reason", "say why: it is recorded on the image")
-    past = history(store=store, repo=repo, channel=channel)
-    current = past.current
-    if current is None:
-        raise NothingEligibleError(f"channel {channel!r} of {repo.name} points at no image",
+        raise InputError("a rollback needs a reason", "say why: it is recorded on the image")
+    rec.check_text("reason", reason)
+    if policy.channel(channel).auto:
+        raise InputError(f"channel {channel!r} is auto: it holds the newest image its policy admits",
+                         "reject the bad image instead (shipmark reject IMAGE --reason TEXT): the channel "
+                         "then holds the next one")
+    scan = Scan(store, repo)
+    tagged = scan.channel_digest(channel)
+    gone = target = None
+    for image in scan.images(batch=4):
+        if tagged is None and gone is None and image.state.in_channel(channel):
+            gone = image   # no channel tag: roll back from the newest member
+        elif image.digest != tagged and image.state.in_channel(channel):
+            target = image
+            break
+    if tagged is None and gone is None:
+        raise NothingEligibleError(f"channel {channel!r} of {repo.name} has no member to roll back from",
                                    f"promote an image first: shipmark promote IMAGE --to {channel}")
+    if target is None:
+        raise NothingEligibleError(f"channel {channel!r} of {repo.name} has no earlier member to roll back to",
+                                   "promote a known good image with: shipmark promote IMAGE --to "
+                                   f"{channel} (--force --reason TEXT overrides the policy)")
+    if gone is None:
+        gone = scan.load(repo.with_digest(tagged))
     rejection = None
-    seen = {current}
-    refused: List[str] = []
-    for entry in past.entries:
-        candidate = entry.image
-        if candidate.digest in seen:
-            continue
-        seen.add(candidate.digest)
-        decision = evaluate(policy, channel, candidate.state, now, candidate.built_at)
-        if not decision.ok:
-            refused.append(f"{candidate.tags[0]}: {'; '.join(decision.reasons)}")
-            continue
-        gone = load(store, repo.with_digest(current))
-        if reject_current and not gone.state.rejected:
-            new = rec.build(rec.REJECTION, gone.descriptor, repo.name,
-                            {"reason": f"rolled back: {reason}", "by": by}, now, by)
-            rejection = attach(store, gone, new)
-        predicate = {"channel": channel, "previous": current, "rollback": True, "reason": reason, "by": by}
-        record = _move_channel(store, candidate, channel, current, now, by, predicate)
-        return Rollback(repo, channel, f"{repo.name}@{current}", candidate, record, rejection)
-    raise NothingEligibleError(f"no earlier image of channel {channel!r} in {repo.name} is still eligible",
-                               "promote a known good image with `shipmark promote --force --reason`",
-                               refused[:20])
-
+    if not gone.state.rejected:
+        new = rec.build(rec.REJECTION, gone.descriptor, repo.name,
+                        {"reason": f"rolled back: {reason}", "by": by}, now, by)
+        rejection = attach(store, gone, new)
+    predicate = {"channel": channel, "previous": tagged, "rollback": True, "reason": reason, "by": by}
+    record = _move_channel(store, target, channel, tagged, now, by, predicate)
+    return Rollback(repo, channel, gone.pinned, target, record, rejection)

@@ -143,7 +143,7 @@ def run(directory: str, now: datetime) -> Demo:
                 try:
                     channel.rollback(store=store, repo=repo, channel="stable", policy=policy,
                                      now=built + timedelta(hours=6, minutes=5), by="oncall@example.com",
-                                     reason=REJECTED[2], reject_current=False)
+                                     reason=REJECTED[2])
                 except PolicyError:
                     pass
         stories.append(_tell(store, repo, policy, now, service))
@@ -155,6 +155,6 @@ def _tell(store, repo, policy, now, service) -> ServiceStory:
     picked = channel.pick(store=store, repo=repo, channel="stable", policy=policy, now=now)
     story.stable, story.stable_tag = picked.image.pinned, picked.image.tags[0]
     story.filtered = picked.skipped
-    past = channel.history(store=store, repo=repo, channel="stable")
+    past = channel.history(store=store, repo=repo, channel="stable", policy=policy, now=now)
     story.history = [e.to_json() for e in past.entries]
     return story

@@ -15,15 +15,17 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..core import record as rec
 from ..core.descriptor import Descriptor
-from ..core.policy import Policy, evaluate
+from ..core.policy import Policy, membership
 from ..core.record import Record
 from ..core.ref import Ref
 from ..core.services import Service, ServicesFile, check_target, deployed_tag
-from ..errors import InputError, NotFoundError, NothingEligibleError, RemoteError
+from ..errors import InputError, NotFoundError, RemoteError
 from ..stores.base import Store
 from .. import render as rendering
 from ..stores.discovery import Discovery
+from .channel import nothing_in_channel
 from .images import Image, Scan, as_records, attach, load, statement
+from .notes import Notes
 
 NEW, NONE, UPGRADE, DOWNGRADE = "new", "none", "upgrade", "downgrade"
 CHANGED = "changed"   # `deployed` does not order images: it only knows the image is another one
@@ -52,22 +54,25 @@ class Current:
 
 @dataclass
 class Planned:
+    """One service's entry: the image it gets, or (image None) why it gets none."""
+
     service: Service
     channel: str
-    image: Image
-    tag: str
+    image: Optional[Image]
+    tag: Optional[str]
     current: Optional[Current]
-    change: Optional[str]                      # None when no target is known
+    change: Optional[str]                      # None when no target is known or nothing was found
     skipped: List[dict] = field(default_factory=list)
+    reasons: List[str] = field(default_factory=list)   # why there is no image
 
     def to_json(self) -> dict:
-        cur = self.current
+        cur, img = self.current, self.image
         return {"name": self.service.name, "repo": self.service.repo.name, "channel": self.channel,
-                "image": self.image.pinned, "tag": self.tag, "digest": self.image.digest,
+                "image": img.pinned if img else None, "tag": self.tag, "digest": img.digest if img else None,
                 "deployed": cur.image.pinned if cur else None, "change": self.change,
                 "deployed_tag": cur.tag if cur else None,
                 "deployed_at": cur.record.created if cur and cur.record else None,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "reasons": self.reasons}
 
 
 @dataclass
@@ -76,9 +81,13 @@ class Plan:
     target: Optional[str]
     services: List[Planned]
 
+    @property
+    def missing(self) -> List[str]:
+        return [p.service.name for p in self.services if p.image is None]
+
     def to_json(self) -> dict:
         return {"channel": self.channel, "target": self.target,
-                "services": [p.to_json() for p in self.services]}
+                "services": [p.to_json() for p in self.services], "missing": self.missing}
 
 
 def _successful_deployment(image: Image, target: str) -> Optional[Record]:
@@ -121,52 +130,63 @@ def current(found: Discovery, target: str, known: Optional[Dict[str, Image]] = N
 
 
 def refusals(image: Image, policy: Policy, channel: str, now: datetime, target: Optional[str],
-             running: Optional[str], retry_failed: bool = False) -> List[str]:
-    """Why the nightly deploy would not take this image: the channel's policy, and a failed
-    deployment to the target (unless it is what runs there, or failures are retried)."""
-    reasons = list(evaluate(policy, channel, image.state, now, image.built_at).reasons)
+             running: Optional[str], retry_failed: bool = False, notes: Optional[Notes] = None) -> List[str]:
+    """Why the nightly deploy would not take this image: it is not what the channel holds (not a
+    member; for an `auto` channel, not admitted by the policy), or its deployment to the target
+    failed (unless it is what runs there, or failures are retried)."""
+    reasons = list(membership(policy, channel, image.state, now, image.built_at).reasons)
+    if notes is not None:
+        reasons = notes.explain(image, reasons)
     last = image.state.deployments.get(target) if target else None
     if last is not None and last.result == FAILED and not retry_failed and image.digest != running:
-        reasons.append(f"deploying to {target} failed at {last.created}" + (f" ({last.by})" if last.by else ""))
+        why = notes.reason(image.repo, last) if notes is not None else None
+        reasons.append(f"deploying to {target} failed at {last.created}" + (f" ({last.by})" if last.by else "")
+                       + (f": {why}" if why else ""))
     return reasons
 
 
-def _empty_repo(service: Service, what: str) -> NotFoundError:
-    return NotFoundError(f"service {service.name}: repository {service.repo.name} has {what}",
-                         "push a version-tagged image there (see `shipmark tag`), or fix the service's "
-                         "repo in the services file")
+def _empty_repo(service: Service, what: str) -> str:
+    return f"repository {service.repo.name} has {what}: push a version-tagged image there " \
+           "(see `shipmark tag`), or fix the service's repo in the services file"
 
 
 def plan_service(*, store: Store, service: Service, channel: str, policy: Policy, target: Optional[str],
                  now: datetime, retry_failed: bool = False, found: Optional[Discovery] = None) -> Planned:
     """Newest image of one service that the channel's policy admits and that did not already fail
     to deploy to the target, and what the target runs now. A pick whose tag was answered from
-    what discovery remembers is checked with one HEAD; a tag pushed again restarts the walk."""
-    policy.channel(channel)
+    what discovery remembers is checked with one HEAD; a tag pushed again restarts the walk. A
+    service without such an image is an entry without image, with the reasons."""
+    rules = policy.channel(channel)
+
+    def gap(reason_list: List[str], skipped: List[dict] = (), running_now: Optional[Current] = None) -> Planned:
+        return Planned(service, channel, None, None, running_now, None, list(skipped), reason_list)
+
     try:
         scan = Scan(store, service.repo, found=found)
     except NotFoundError:
-        raise _empty_repo(service, "no tags (it does not exist)") from None
+        return gap([_empty_repo(service, "no tags (it does not exist)")])
     if not scan.all_tags:
-        raise _empty_repo(service, "no tags")
-    if not scan.version_tags:
-        raise _empty_repo(service, "no version tags")
+        return gap([_empty_repo(service, "no tags")])
     running = running_digest(scan.found, target) if target else None
+    if not scan.version_tags:
+        return gap([_empty_repo(service, "no version tags")], (),
+                   current(scan.found, target, None, running) if running else None)
     walked: Dict[str, Image] = {}
     skipped: List[dict] = []
+    notes = Notes(store)
     picked = None
     for image in scan.images(batch=FIRST_BATCH):
         walked[image.digest] = image
-        reasons = refusals(image, policy, channel, now, target, running.digest if running else None, retry_failed)
+        reasons = refusals(image, policy, channel, now, target, running.digest if running else None,
+                           retry_failed, notes)
         if not reasons:
             picked = image
             break
         skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": reasons})
     if picked is None:
-        raise NothingEligibleError(
-            f"service {service.name}: no image in {service.repo.name} may enter channel {channel!r}",
-            f"`shipmark list {service.repo.name}` shows each image's state",
-            [f"{s['tag']}: {'; '.join(s['reasons'])}" for s in skipped[:20]])
+        nothing = nothing_in_channel(service.repo, channel, rules.auto, skipped)
+        running_now = current(scan.found, target, walked, running) if running else None
+        return gap([nothing.message], skipped, running_now)
     if not scan.verified(picked):
         return plan_service(store=store, service=service, channel=channel, policy=policy, target=target,
                             now=now, retry_failed=retry_failed, found=scan.found)
@@ -239,11 +259,20 @@ class Chosen:
 
 
 def chosen_from_plan(result: Plan) -> List[Chosen]:
-    return [Chosen(p.service, p.channel, p.service.repo, p.image.digest, p.tag) for p in result.services]
+    """Services with an image get it; a service without one keeps what the target runs (so an
+    apply of the rendered files leaves it as it is) and is left out when nothing runs."""
+    out = []
+    for p in result.services:
+        if p.image is not None:
+            out.append(Chosen(p.service, p.channel, p.service.repo, p.image.digest, p.tag))
+        elif p.current is not None:
+            out.append(Chosen(p.service, p.channel, p.service.repo, p.current.image.digest, p.current.tag or ""))
+    return out
 
 
 def chosen_from_json(data: Any, services: ServicesFile, names: List[str] = (), source: str = "plan") -> List[Chosen]:
-    """The services of a plan saved with `shipmark plan --json`, checked against the services file."""
+    """The services of a plan saved with `shipmark plan --json`, checked against the services file.
+    A service the plan has no image for keeps what the target ran when planned, if anything."""
     from ..core.ref import check_digest
 
     if not isinstance(data, dict) or not isinstance(data.get("services"), list):
@@ -261,7 +290,12 @@ def chosen_from_json(data: Any, services: ServicesFile, names: List[str] = (), s
         if name not in wanted:
             continue
         service = by_name[name]
-        digest = entry.get("digest")
+        digest, tag = entry.get("digest"), entry.get("tag")
+        if digest is None:
+            deployed = entry.get("deployed")
+            if not isinstance(deployed, str) or "@" not in deployed:
+                continue   # nothing planned and nothing running: left out
+            digest, tag = deployed.rpartition("@")[2], entry.get("deployed_tag")
         try:
             check_digest(digest)
         except InputError:
@@ -271,7 +305,7 @@ def chosen_from_json(data: Any, services: ServicesFile, names: List[str] = (), s
             raise InputError(f"{source}: services[{i}] ({name}).repo is {entry.get('repo')}, but "
                              f"{services.source} says {service.repo.name}", "plan again with the current services file")
         channel = entry.get("channel") or services.channel_for(service, data.get("channel"))
-        out.append(Chosen(service, channel, service.repo, digest, entry.get("tag") or ""))
+        out.append(Chosen(service, channel, service.repo, digest, tag or ""))
     return sorted(out, key=lambda c: c.service.name)
 
 

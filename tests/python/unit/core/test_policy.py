@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from shipmark.core.policy import Policy, evaluate
 from shipmark.core.record import Record
 from shipmark.core.state import fold
-from shipmark.errors import InputError, NotFoundError
+from shipmark.errors import InputError
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 POLICY = Policy.from_dict({"channels": {
@@ -68,7 +68,7 @@ def test_open_policy_admits_anything_not_rejected():
 
 
 def test_unknown_channel_names_the_defined_ones():
-    with pytest.raises(NotFoundError, match="'prod' is not in shipmark.yaml") as err:
+    with pytest.raises(InputError, match="'prod' is not in shipmark.yaml") as err:
         POLICY.channel("prod")
     assert "stable, testing" in err.value.hint
 

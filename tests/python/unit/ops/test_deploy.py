@@ -13,7 +13,7 @@ from deploy_history import EXPECTED_STABLE, NOW, POLICY, STORY, build_service, p
 from shipmark import servicesfile  # noqa: E402
 from shipmark.core.ref import parse, parse_repo  # noqa: E402
 from shipmark.core.services import deployed_tag  # noqa: E402
-from shipmark.errors import InputError, NotFoundError, NothingEligibleError, RemoteError  # noqa: E402
+from shipmark.errors import InputError, NotFoundError, RemoteError  # noqa: E402
 from shipmark.ops import annotate, channel, deploy  # noqa: E402
 from shipmark.ops.images import load  # noqa: E402
 from shipmark.stores.ocidir import OciDirStore  # noqa: E402
@@ -89,16 +89,17 @@ def by_name(plan):
     return {p.service.name: p for p in plan.services}
 
 
-def test_plan_picks_the_newest_eligible_image_of_every_service(world):
+def test_plan_picks_the_newest_member_of_every_service(world):
     plan = world.plan()
     assert plan.target == "prod" and plan.channel == "stable"
     picked = {name: p.tag.split("-b")[0] for name, p in by_name(plan).items()}
     assert picked == EXPECTED_STABLE
     api = by_name(plan)["api"]
     assert [s["tag"].split("-b")[0] for s in api.skipped] == ["1.3.0", "1.2.0"]
-    assert "required suite 'acceptance' failed" in api.skipped[1]["reasons"]
+    assert api.skipped[1]["reasons"] == ["never promoted to 'stable'"]
     web = by_name(plan)["web"]
-    assert any(r.startswith("rejected") for r in web.skipped[1]["reasons"])
+    [rejected] = web.skipped[1]["reasons"]
+    assert rejected.startswith("rejected by oncall@example.com at ") and rejected.endswith(": p95 latency doubled")
     assert api.image.pinned == f"{world.repos['api'].name}@{api.image.digest}"
 
 
@@ -270,25 +271,31 @@ def test_unknown_service_is_an_input_error(world):
     assert "api, web, worker" in err.value.hint
 
 
-def test_a_repository_without_tags_is_not_found(world, tmp_path):
+def test_a_repository_without_tags_is_an_entry_with_its_reason(world, tmp_path):
     empty = parse_repo(f"ocidir://{tmp_path / 'reg' / 'empty'}")
     OciDirStore(empty.registry)
     (tmp_path / "s.yaml").write_text(f"services:\n  - name: empty\n    repo: {empty.name}\n")
     services = servicesfile.load(str(tmp_path / "s.yaml"))
-    with pytest.raises(NotFoundError) as err:
-        deploy.plan(store_for=world.stores, services=services, policy_for=lambda p: POLICY, now=NOW)
-    assert err.value.message == f"service empty: repository {empty.name} has no tags"
+    plan = deploy.plan(store_for=world.stores, services=services, policy_for=lambda p: POLICY, now=NOW)
+    assert plan.missing == ["empty"]
+    assert plan.services[0].reasons[0].startswith(f"repository {empty.name} has no tags")
 
 
-def test_nothing_eligible_names_the_service_and_the_reasons(world, tmp_path):
+def test_a_service_with_nothing_in_the_channel_is_a_reasoned_gap_beside_the_others(world, tmp_path):
     repo = parse_repo(f"ocidir://{tmp_path / 'reg' / 'bad'}")
     build_service(world.stores(repo), repo, "bad", [("1.0.0", "failed", None, False)])
-    (tmp_path / "s.yaml").write_text(f"services:\n  - name: bad\n    repo: {repo.name}\n")
+    text = (tmp_path / "services.yaml").read_text() + f"  - name: bad\n    repo: {repo.name}\n"
+    (tmp_path / "s.yaml").write_text(text)
     services = servicesfile.load(str(tmp_path / "s.yaml"))
-    with pytest.raises(NothingEligibleError) as err:
-        deploy.plan(store_for=world.stores, services=services, policy_for=lambda p: POLICY, now=NOW)
-    assert err.value.message.startswith("service bad: no image in")
-    assert err.value.reasons and "1.0.0" in err.value.reasons[0]
+    plan = deploy.plan(store_for=world.stores, services=services, policy_for=lambda p: POLICY, now=NOW)
+    assert plan.missing == ["bad"]
+    bad = by_name(plan)["bad"]
+    assert bad.image is None and bad.reasons == [f"channel 'stable' of {repo.name} has no member"]
+    assert bad.skipped[0]["reasons"] == ["never promoted to 'stable'"]
+    assert {n: p.tag.split("-b")[0] for n, p in by_name(plan).items() if p.image} == EXPECTED_STABLE
+    chosen = deploy.chosen_from_plan(plan)
+    assert sorted(c.service.name for c in chosen) == sorted(EXPECTED_STABLE)   # nothing runs: left out
+    assert [c.service.name for c in deploy.chosen_from_json(plan.to_json(), services)] == sorted(EXPECTED_STABLE)
 
 
 def test_plan_cost_does_not_grow_with_the_number_of_tags(tmp_path):
