@@ -15,6 +15,7 @@ from ..errors import InputError, NotFoundError
 from .. import render as rendering
 from .deploy import PolicyFor, StoreFor, each_service, open_stores, refusals
 from .images import Image, Scan
+from .notes import Notes
 
 DEFAULT_VERSIONS = 15
 MAX_VERSIONS = 100
@@ -52,6 +53,14 @@ class Cell:
     next: bool = False          # what the nightly deploy would take for this service
     running: bool = False       # what the target runs now
     running_url: Optional[str] = None   # the job that deployed it there
+
+    @property
+    def built_short(self) -> str:
+        """"28 Nov" for the cell (the full date is in its title)."""
+        try:
+            return datetime.strptime(self.built, "%Y-%m-%d").strftime("%d %b").lstrip("0")
+        except ValueError:
+            return self.built
 
     def suite(self, name: str) -> Optional[Chip]:
         for chip in self.suites:
@@ -101,6 +110,11 @@ class Board:
     out: Optional[str] = None
 
     @property
+    def columns(self) -> int:
+        """As many version columns as the fullest row needs, at most `versions`."""
+        return max([len(r.cells) for r in self.rows] + [1])
+
+    @property
     def short(self) -> Dict[str, str]:
         """A short, unique label per suite for the cells: U for unit, A for acceptance, Se/Sm..."""
         return short_labels(self.suites)
@@ -129,14 +143,14 @@ def _split_tag(tag: str):
     return v.version, f"b{v.build}" if v.build else ""
 
 
-def _cell(image: Image, channels: List[str], deployed_here: Dict[str, bool]) -> Cell:
+def _cell(image: Image, channels: List[str], deployed_here: Dict[str, bool], notes: Notes) -> Cell:
     state = image.state
     tag = image.tags[0]
     ver, build = _split_tag(tag)
     built = image.built_at
     prov = state.provenance
     cell = Cell(tag=tag, digest=image.digest, version=ver, build=build,
-                built=built.strftime("%Y-%m-%d") if built else "", state=summary(state).split(":")[0],
+                built=built.strftime("%Y-%m-%d") if built else _tag_date(tag), state=summary(state).split(":")[0],
                 build_url=link(prov.by) if prov else None)
     for suite, r in sorted(state.suites.items()):
         cell.suites.append(Chip(suite, r.result or "passed",
@@ -145,12 +159,16 @@ def _cell(image: Image, channels: List[str], deployed_here: Dict[str, bool]) -> 
     for name in channels:
         promo = state.promotions.get(name)
         title = f"in channel {name}" + (f" since {promo.created[:16].replace('T', ' ')}" if promo else "")
-        cell.channels.append(Chip(name, "channel", title, link(promo.by) if promo else None))
+        marks = notes.promotion_marks(image.repo, promo) if promo else []
+        title += "".join(f" ({m})" for m in marks)
+        forced = any(m.startswith("forced") for m in marks)
+        cell.channels.append(Chip(name, "forced" if forced else "channel", title, link(promo.by) if promo else None))
     for target, r in sorted(state.deployments.items()):
         now_here = deployed_here.get(target, False)
         if r.result == "failed":
             kind = "failed"
-            title = f"deploying to {target} failed at {r.created[:16].replace('T', ' ')}"
+            why = notes.reason(image.repo, r)
+            title = f"deploying to {target} failed at {r.created[:16].replace('T', ' ')}" + (f": {why}" if why else "")
         else:
             kind = "current" if now_here else "past"
             title = (f"{'runs on' if now_here else 'ran on'} {target}, deployed "
@@ -161,10 +179,17 @@ def _cell(image: Image, channels: List[str], deployed_here: Dict[str, bool]) -> 
             cell.deployments.append(Chip(target, "current", f"runs on {target}"))
     if state.rejected:
         v = state.verdict
+        why = notes.reason(image.repo, v)
         cell.rejected = Chip("rejected", "rejected",
-                             f"rejected at {v.created[:16].replace('T', ' ')}" + (f" by {v.by}" if v.by else ""),
-                             link(v.by))
+                             f"rejected at {v.created[:16].replace('T', ' ')}" + (f" by {v.by}" if v.by else "")
+                             + (f": {why}" if why else ""), link(v.by))
     return cell
+
+
+def _tag_date(tag: str) -> str:
+    """The build date a version tag carries (YYYYMMDD), as YYYY-MM-DD; '' when it has none."""
+    v = version.parse_tag(tag)
+    return f"{v.date[:4]}-{v.date[4:6]}-{v.date[6:]}" if v and v.date else ""
 
 
 def board_row(*, store, service: Service, channel: str, policy: Policy, target: Optional[str], versions: int,
@@ -192,11 +217,12 @@ def board_row(*, store, service: Service, channel: str, policy: Policy, target: 
     for digest, tags in pointers.items():
         if target and DEPLOYED_TAG_PREFIX + target in tags:
             running = digest
+    notes = Notes(store)
     for image in images:
         tags = pointers.get(image.digest, [])
         channels = sorted(t for t in tags if not is_deployed_tag(t))
         here = {t[len(DEPLOYED_TAG_PREFIX):]: True for t in tags if is_deployed_tag(t)}
-        cell = _cell(image, channels, here)
+        cell = _cell(image, channels, here, notes)
         cell.running = image.digest == running
         if cell.running:
             cell.running_url = next((c.url for c in cell.deployments if c.label == target and c.state == "current"),

@@ -49,15 +49,19 @@ class Dom(HTMLParser):
         self.row = None
         self.cell = None
         self.attrs = {}
+        self.columns = 0        # header cells, the service column included
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "tr" and "data-service" in a:
             self.row = self.rows.setdefault(a["data-service"], [])
+        elif tag == "th" and self.row is None:
+            self.columns += 1
         elif tag == "td" and "data-tag" in a and self.row is not None:
             self.cell = {"tag": a["data-tag"], "state": a["data-state"], "class": a["class"].split(),
                          "running": a.get("data-running"), "next": "data-next" in a,
-                         "suites": {}, "channels": [], "deploys": {}, "rejected": False, "links": []}
+                         "suites": {}, "channels": [], "deploys": {}, "rejected": False, "links": [],
+                         "markers": [], "built": None}
             self.row.append(self.cell)
         elif self.cell is not None:
             if "data-suite" in a:
@@ -67,7 +71,11 @@ class Dom(HTMLParser):
             if "data-deploy" in a:
                 self.cell["deploys"][a["data-target"]] = a["data-deploy"]
             if "data-rejected" in a:
-                self.cell["rejected"] = True
+                self.cell["rejected"] = a.get("title")
+            if "data-marker" in a:
+                self.cell["markers"].append(a["data-marker"])
+            if "data-built" in a:
+                self.cell["built"] = a["data-built"]
             if tag == "a":
                 self.cell["links"].append(a.get("href"))
 
@@ -130,6 +138,12 @@ def test_the_board_in_chromium_shows_the_expected_cells(nightly, capsys):
     assert worker["0.2.0"]["running"] == "prod" and worker["0.1.0"]["running"] is None
     assert [c["tag"][:5] for row in dom.rows.values() for c in row if c["running"]] == ["1.1.0", "2.0.0", "0.2.0"]
     assert [c["tag"][:5] for row in dom.rows.values() for c in row if c["next"]] == ["1.1.0", "2.0.0", "0.2.0"]
+    # The nightly's pick is marked in its cell even where it is what runs, as the legend says.
+    assert [c["tag"][:5] for row in dom.rows.values() for c in row if "next" in c["markers"]] == \
+        ["1.1.0", "2.0.0", "0.2.0"]
+    assert "p95 latency doubled" in web["2.1.0"]["rejected"]
+    assert all(c["built"] for row in dom.rows.values() for c in row)    # every cell says when it was built
+    assert dom.columns == 1 + 5     # as many version columns as the fullest row (api: 5), not 15
     shot = artifact("board.png")
     chromium(f"--screenshot={shot}", "--window-size=1440,600", page.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -153,14 +167,14 @@ def synthetic_board(services=20, versions=15) -> board.Board:
                            board.Chip("security", "warned", "t"), board.Chip("unit", "passed", "t")]
             if v == 2:
                 cell.channels = [board.Chip("stable", "channel", "t"), board.Chip("testing", "channel", "t")]
-                cell.deployments = [board.Chip("prod", "current", "t")]
+                cell.deployments = [board.Chip("stable-server", "current", "t")]
                 cell.running = True
             if v == 0:
                 cell.next = True
             row.cells.append(cell)
         row.running, row.next = row.cells[2].tag, row.cells[0].tag
         rows.append(row)
-    return board.Board(rows, versions, "prod", "2026-11-28 03:00 UTC", ["acceptance", "security", "unit"])
+    return board.Board(rows, versions, "stable-server", "2026-11-28 03:00 UTC", ["acceptance", "security", "unit"])
 
 
 MEASURE = """<script>
@@ -171,7 +185,11 @@ MEASURE = """<script>
     table: Math.round(table.getBoundingClientRect().width), viewport: window.innerWidth,
     minCell: Math.round(Math.min(...cells.map(c => c.getBoundingClientRect().width))),
     maxRow: Math.round(Math.max(...[...document.querySelectorAll('tbody tr')].map(r => r.getBoundingClientRect().height))),
-    minFont: Math.min(...sizes), clipped: cells.filter(c => c.scrollWidth > c.clientWidth + 1).length}));
+    minFont: Math.min(...sizes), clipped: cells.filter(c => c.scrollWidth > c.clientWidth + 1).length,
+    runsCut: [...document.querySelectorAll('td.svc .runs, td.svc .next')].filter(e => {
+      const r = document.createRange(); r.selectNodeContents(e);
+      return r.getBoundingClientRect().right > e.getBoundingClientRect().right + 1 || e.scrollWidth > e.clientWidth + 1;
+    }).length}));
 </script>"""
 
 
@@ -192,6 +210,7 @@ def test_twenty_services_by_fifteen_versions_fit_a_laptop_screen(tmp_path, capsy
     assert measured["minFont"] >= 10, measured
     assert measured["maxRow"] <= 64, measured                      # 20 rows in about one screen
     assert measured["clipped"] == 0, measured
+    assert measured["runsCut"] == 0, measured                      # what runs on the target is never cut off
     shot = artifact("board-20x15.png")
     chromium(f"--screenshot={shot}", "--window-size=1440,1400", out.as_uri())
     with capsys.disabled():
