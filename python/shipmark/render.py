@@ -165,6 +165,7 @@ def write_atomic(path: str, data: bytes) -> None:
     """Readers (the apply command, the HTML publisher) see the old file or the new one, never half."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
+        os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}", "choose a writable directory") from None

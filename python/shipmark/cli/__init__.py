@@ -62,9 +62,12 @@ class Parser(argparse.ArgumentParser):
         raise InputError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
 
 
-def common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+def common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # A command's flags must not reset what was given before the command (`shipmark --json status`):
+    # only the top-level parser has defaults.
+    default = False if top else argparse.SUPPRESS
+    parser.add_argument("--json", action="store_true", default=default, help="print one JSON document on stdout")
+    parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks of unexpected errors")
     parser.add_argument("--args-file", metavar="FILE",
                         help="read more arguments from a JSON array of strings (used by the Jenkins steps)")
 
@@ -83,7 +86,7 @@ def build_parser(argv: Sequence[str] = (), every_command: bool = False) -> argpa
                                 "picks the newest stable one. Start with `shipmark demo`; every command has --help.",
                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"shipmark {__version__}")
-    common(parser)
+    common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     chosen = next((a for a in argv if a in COMMANDS), None)
     wanted = {m for m, _ in COMMANDS.values()} if every_command else {COMMANDS[chosen][0]} if chosen else set()
@@ -97,14 +100,23 @@ def build_parser(argv: Sequence[str] = (), every_command: bool = False) -> argpa
     return parser
 
 
+def _subparsers(parser: argparse.ArgumentParser) -> dict:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def run(argv: List[str]) -> int:
     parser = build_parser(argv)
     if not argv:
-        parser.print_help()
-        return 0
+        parser.print_help(sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
-        parser.print_help()
+        # `shipmark` alone, or a command with subcommands given none (`shipmark jenkins`): its help.
+        own = _subparsers(parser).get(getattr(args, "command", None) or "")
+        (own or parser).print_help(sys.stderr)
         return 2
     from .context import Context
     ctx = Context(args)

@@ -26,7 +26,8 @@ def run(args, ctx) -> Output:
         "shipmark demo: three services, a dozen builds each, pushed to OCI layouts in",
         f"  {directory}",
         "Each build got a provenance record and a 'unit' test record; builds that passed unit were",
-        "promoted to 'testing', ran acceptance, and went to 'stable' when the policy allowed it:",
+        "promoted to 'testing', ran acceptance, and were promoted to 'stable' when the policy allowed",
+        "it. A channel holds what was promoted into it and not rejected since:",
         "",
     ] + ["  " + line for line in demo.POLICY_YAML.splitlines()[1:]] + [""]
     for s in result.services:
@@ -38,7 +39,9 @@ def run(args, ctx) -> Output:
                 lines.append(f"     {skip['tag']:<30} {'; '.join(skip['reasons'])}")
         lines.append("   stable history (newest first):")
         for h in s.history:
-            note = "  REJECTED" if h["rejected"] else ""
+            note = "  (rollback)" if h["rollback"] else ""
+            note += "  (forced)" if h["forced"] else ""
+            note += f"  REJECTED: {h['rejection'].split(': ', 1)[-1]}" if h["rejected"] else ""
             lines.append(f"     {h['promoted_at'][:16].replace('T', ' ')}  {h['tag']}{note}")
         lines.append("")
     lines += [

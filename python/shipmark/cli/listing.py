@@ -28,6 +28,8 @@ def run(args, ctx) -> Output:
         channels = listing.channels.get(image.digest, [])
         extra = f"  [{', '.join(channels)}]" if channels else ""
         lines.append(f"{image.tags[0]:<40} {image.digest[7:19]}  {summary(image.state)}{extra}")
-    if not lines:
-        lines = [f"no images in {repo.name} match"]
+    if not lines and not listing.any_images:
+        lines = [f"no images in {repo.name}: it has no version tags (see `shipmark tag`)"]
+    elif not lines:
+        lines = [f"no image in {repo.name} matches the filter"]
     return Output(listing.to_json(), lines)

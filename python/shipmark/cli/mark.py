@@ -12,7 +12,7 @@ def add(sub):
                                    "result, or JUnit XML reports from which the result and counts are read.")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("--suite", required=True, help="suite name, e.g. unit or acceptance")
-    p.add_argument("--result", choices=RESULTS)
+    p.add_argument("--result", choices=RESULTS, help="the result, when there are no JUnit reports (not with --junit)")
     p.add_argument("--junit", action="append", default=[], metavar="GLOB",
                    help="JUnit XML report(s); failures make the result failed (repeatable, ** allowed)")
     p.add_argument("--url", help="where the test run can be seen, e.g. $BUILD_URL")
@@ -28,13 +28,16 @@ def run(args, ctx) -> Output:
     from ..ops import annotate
     if not args.result and not args.junit:
         raise InputError("mark needs --result or --junit", "pass --result passed|failed|warned, or --junit 'reports/*.xml'")
+    if args.result and args.junit:
+        raise InputError("give --result or --junit, not both",
+                         "--junit reads the result from the reports; --result states it without reports")
     ref = ctx.image(args.image)
     passed, failed, warned, counts = [], [], [], None
     result = args.result
     if args.junit:
         report = junit.read(args.junit)
         passed, failed, warned, counts = report.passed, report.failed, report.skipped, report.counts
-        result = result or report.result
+        result = report.result
     out = annotate.mark(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, suite=args.suite,
                         result=result, url=args.url, configuration=args.configuration,
                         passed=passed, failed=failed, warned=warned, counts=counts)

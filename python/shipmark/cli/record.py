@@ -27,6 +27,8 @@ def add(sub):
     p.add_argument("--job")
     p.add_argument("--build-number")
     p.add_argument("--builder", help="builder id (default: $JENKINS_URL)")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="record even without a git commit (such a record never replaces one that has a branch)")
     p.add_argument("--base-image", help="the FROM image, ideally pinned by digest")
     p.add_argument("--material", action="append", default=[], metavar="URI=sha256:HEX",
                    help="an input such as a deb package from Aptly (repeatable)")
@@ -53,6 +55,9 @@ def run(args, ctx) -> Output:
     from ..ops import annotate  # lazily: --help stays fast
     ref = ctx.image(args.image)
     values = {k: getattr(args, k) or os.environ.get(var) for k, var in JENKINS_DEFAULTS.items()}
+    if not values["git_commit"] and not args.allow_empty:
+        raise InputError("no git commit to record: outside Jenkins GIT_COMMIT is not set",
+                         "pass --git-commit SHA (and --git-branch, --git-url), or --allow-empty to record without")
     result = annotate.provenance(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by,
                                  base_image=args.base_image, materials=_materials(args.material), **values)
     data = dict(result.to_json(), statement=result.statement)

@@ -6,7 +6,10 @@ from .render_text import record_line
 
 
 def add(sub):
-    p = sub.add_parser("status", help="show an image's state, eligibility per channel and record timeline")
+    p = sub.add_parser("status", help="show an image's state, eligibility per channel and record timeline",
+                       description="IMAGE's version tag, channels (channel tags pointing at it, and the channels "
+                                   "it is a member of), state, eligibility per channel of the policy with the "
+                                   "reasons, and every record newest first with its reason where it has one.")
     p.add_argument("image", metavar="IMAGE")
     policy_flag(p)
     common(p)
@@ -20,13 +23,20 @@ def run(args, ctx) -> Output:
     state = st.image.state
     lines = [st.image.pinned,
              f"  tags:     {', '.join(st.image.tags) or '-'}",
-             f"  state:    {summary(state)}",
-             f"  channels: {', '.join(st.channels) or '-'}"]
+             f"  state:    {st.rejection or summary(state)}",
+             f"  channels: {', '.join(st.channels) or '-'} (tags)   member of: {', '.join(st.members) or '-'}"]
     for channel, decision in st.eligible.items():
-        verdict = "eligible" if decision.ok else "not eligible: " + "; ".join(decision.reasons)
+        verdict = "eligible" if decision.ok else "not eligible: " + "; ".join(
+            st.rejection if r.startswith("rejected") and st.rejection else r for r in decision.reasons)
         lines.append(f"  {channel:<9} {verdict}")
     lines.append("  timeline (newest first):")
-    lines += ["    " + record_line(r) for r in reversed(state.timeline)] or ["    (no records)"]
+    for r in reversed(state.timeline):
+        extra = st.details.get(r.digest, {})
+        marks = [m for m in ("forced", "rollback") if extra.get(m)]
+        note = "".join(f"  [{m}]" for m in marks) + (f"  \"{extra['reason']}\"" if extra.get("reason") else "")
+        lines.append("    " + record_line(r) + note)
+    if not state.timeline:
+        lines.append("    (no records)")
     if st.not_counted:
         lines.append(f"  not counted ({st.listed.source}):")
         lines += [f"    {s.digest[:19] or '(no digest)'}  {s.why}" for s in st.not_counted]

@@ -178,7 +178,10 @@ def membership(policy: Policy, channel: str, state: ImageState, now: datetime,
     if state.rejected:
         return Decision(False, [rejection_reason(state)])
     if not state.in_channel(channel):
-        return Decision(False, [f"never promoted to {channel!r}"])
+        # Why nobody could promote it says more than that nobody did.
+        refused = evaluate(policy, channel, state, now, built_at).reasons
+        return Decision(False, [f"never promoted to {channel!r}"]
+                        + (refused or [f"the policy admits it: shipmark promote IMAGE --to {channel}"]))
     return Decision(True, [])
 
 

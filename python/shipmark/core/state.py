@@ -1,7 +1,8 @@
 """An image's current state: a fold of its records.
 
 A suite's result is its newest test record (by created, ties by digest). The image is rejected
-when the newest of its rejection/restoration records is a rejection.
+when the newest of its rejection/restoration records is a rejection. The provenance is the newest
+provenance record, except that one without a branch never replaces one with a branch.
 """
 
 from dataclasses import dataclass, field
@@ -62,7 +63,9 @@ def fold(records: Iterable[Record]) -> ImageState:
         elif rec.kind == DEPLOYMENT and rec.target:
             state.deployments[rec.target] = rec
         elif rec.kind == PROVENANCE:
-            state.provenance = rec
+            # One recorded by hand without git details never hides the build's own.
+            if rec.branch or state.provenance is None or not state.provenance.branch:
+                state.provenance = rec
         elif rec.kind in (REJECTION, RESTORATION):
             state.verdict = rec
     return state

@@ -15,6 +15,7 @@ from ..errors import InputError, NotFoundError
 from .. import render as rendering
 from .deploy import PolicyFor, StoreFor, each_service, open_stores, refusals
 from .images import Image, Scan
+from .inspect import channel_tags
 from .notes import Notes
 
 DEFAULT_VERSIONS = 15
@@ -220,7 +221,7 @@ def board_row(*, store, service: Service, channel: str, policy: Policy, target: 
     notes = Notes(store)
     for image in images:
         tags = pointers.get(image.digest, [])
-        channels = sorted(t for t in tags if not is_deployed_tag(t))
+        channels = sorted(channel_tags(tags, image))
         here = {t[len(DEPLOYED_TAG_PREFIX):]: True for t in tags if is_deployed_tag(t)}
         cell = _cell(image, channels, here, notes)
         cell.running = image.digest == running

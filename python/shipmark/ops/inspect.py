@@ -1,17 +1,45 @@
 """Reading state: one image's status, a repository's images."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Dict, List, Optional
 
-from ..core.policy import Decision, Policy, evaluate
+from ..core import record as rec
+from ..core import version
+from ..core.policy import Decision, Policy, evaluate, membership
 from ..core.record import RESULTS, check_name
 from ..core.ref import Ref
+from ..core.services import is_deployed_tag
 from ..core.state import STATES, summary
 from ..errors import InputError
 from ..stores.base import Store
-from ..stores.discovery import Listed, Skipped
+from ..stores.discovery import Discovery, Listed, Skipped
 from .images import Image, Scan, newest_first
+from .notes import Notes
+
+LOOKUP_BATCH = 16
+
+
+def version_tags_of(found: Discovery, digest: str, version_tags: List[str]) -> List[str]:
+    """The version tags that name `digest`, for an image given by digest. Version tags are
+    resolved newest first (what discovery remembers needs no request), a batch at a time, until
+    a batch has one."""
+    hits: List[str] = []
+    with ThreadPoolExecutor(max_workers=LOOKUP_BATCH) as pool:
+        for start in range(0, len(version_tags), LOOKUP_BATCH):
+            chunk = version_tags[start:start + LOOKUP_BATCH]
+            descs = pool.map(found.resolve_version, chunk)
+            hits += [t for t, d in zip(chunk, descs) if d is not None and d.digest == digest]
+            if hits:
+                break
+    return hits
+
+
+def channel_tags(tags: List[str], image: Image) -> List[str]:
+    """Of the tags pointing at an image, the channel tags: those a promotion of this image moved
+    (not `deployed.<target>`, `latest` or a tag pushed by hand)."""
+    return [t for t in tags if t in image.state.promotions and not is_deployed_tag(t)]
 
 
 @dataclass
@@ -21,13 +49,18 @@ class Status:
     eligible: Dict[str, Decision]
     listed: Listed                       # what the registry lists as the image's referrers
     not_counted: List[Skipped] = field(default_factory=list)
+    members: List[str] = field(default_factory=list)         # channels this image is a member of
+    rejection: Optional[str] = None                          # "rejected by X at T: why"
+    details: Dict[str, dict] = field(default_factory=dict)   # record digest -> reason, forced, rollback
 
     def to_json(self) -> dict:
         state = self.image.state
         return {"image": self.image.pinned, "digest": self.image.digest, "tags": self.image.tags,
-                "channels": self.channels, "state": dict(state.to_json(), summary=summary(state)),
+                "channels": self.channels, "members": self.members,
+                "state": dict(state.to_json(), summary=summary(state), rejection=self.rejection),
                 "eligible": {c: d.to_json() for c, d in self.eligible.items()},
-                "timeline": [r.to_json() for r in newest_first(self.image.records)],
+                "timeline": [dict(r.to_json(), **self.details.get(r.digest, {}))
+                             for r in newest_first(self.image.records)],
                 "referrers": {"source": self.listed.source, "listed": len(self.listed.referrers),
                               "not_counted": [s.to_json() for s in self.not_counted]}}
 
@@ -35,15 +68,27 @@ class Status:
 def status(*, store: Store, ref: Ref, policy: Policy, now: datetime) -> Status:
     scan = Scan(store, ref.repo)
     image = scan.load(ref)
-    channels = [t for t in scan.other_tags if scan.channel_digest(t) == image.digest]
+    channels = channel_tags([t for t in scan.other_tags if scan.channel_digest(t) == image.digest], image)
     eligible = {name: evaluate(policy, name, image.state, now, image.built_at) for name in policy.channels}
-    image.tags = sorted(set(image.tags) | set(channels))
+    members = [name for name in sorted(set(policy.channels) | set(image.state.promotions))
+               if membership(policy, name, image.state, now, image.built_at).ok]
+    named = set(image.tags) if ref.tag else set(version_tags_of(scan.found, image.digest, scan.version_tags))
+    image.tags = sorted(named | set(channels), key=lambda t: (version.parse_tag(t) is None, t))
     listed = scan.found.listed(image.digest)
     not_counted = list(listed.skipped) + [
         Skipped(d.digest, "a shipmark record without a tag of its own (another tool attached it): "
                           "`shipmark repair` adopts it")
         for d in scan.found.unadopted(image.digest, listed)]
-    return Status(image, channels, eligible, listed, not_counted)
+    notes = Notes(store)
+    details: Dict[str, dict] = {}
+    for r in image.records:
+        if r.kind in (rec.REJECTION, rec.RESTORATION, rec.PROMOTION) or (
+                r.kind == rec.DEPLOYMENT and r.result == "failed"):
+            pred = notes.predicate(image.repo, r)
+            extra = {k: pred[k] for k in ("reason", "forced", "rollback") if pred.get(k)}
+            if extra:
+                details[r.digest] = extra
+    return Status(image, channels, eligible, listed, not_counted, members, notes.rejection(image), details)
 
 
 @dataclass
@@ -51,6 +96,8 @@ class Listing:
     repo: Ref
     images: List[Image]
     channels: Dict[str, List[str]] = field(default_factory=dict)   # digest -> channel tags
+    filtered: bool = False                                         # --state / --where / --limit given
+    any_images: bool = True                                        # the repository has version tags
 
     def to_json(self) -> dict:
         return {"repo": self.repo.name, "images": [
@@ -90,8 +137,10 @@ def list_images(*, store: Store, repo: Ref, state: Optional[str] = None, where: 
             if limit and len(images) >= limit:
                 break
     channels: Dict[str, List[str]] = {}
+    listed = {i.digest: i for i in images}
     for tag in scan.other_tags:
         digest = scan.channel_digest(tag)
-        if digest:
+        if digest in listed and channel_tags([tag], listed[digest]):
             channels.setdefault(digest, []).append(tag)
-    return Listing(repo, images, channels)
+    return Listing(repo, images, channels, filtered=bool(state or conditions),
+                   any_images=bool(scan.version_tags))

@@ -14,13 +14,13 @@ def test_help_exits_0(cli):
     assert exit_.value.code == 0
 
 
-def test_no_arguments_prints_help(cli):
+def test_no_arguments_is_a_usage_error_that_prints_help(cli):
     run = cli()
-    assert run.code == 0
+    assert run.code == 2 and run.out == ""
     for command in ("tag", "record", "mark", "reject", "restore", "status", "list", "promote", "pick",
                     "rollback", "history", "demo"):
-        assert command in run.out
-    assert "3    policy not satisfied" in run.out
+        assert command in run.err
+    assert "3    policy not satisfied" in run.err
 
 
 def test_tag_and_labels(cli, monkeypatch):
@@ -146,6 +146,6 @@ def test_demo_tells_the_story(cli, tmp_path):
 
 def test_installed_console_script_runs():
     script = os.path.join(os.path.dirname(sys.executable), "shipmark")
-    proc = subprocess.run([script, "tag", "--version", "1.0.0", "--build", "3", "--date", "20260101"],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and proc.stdout == "1.0.0-b3.20260101\n"
+    proc = subprocess.run([script, "tag", "--version", "1.0.0", "--build", "3", "--sha", "abc1234def",
+                           "--date", "20260101"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout == "1.0.0-b3.20260101.abc1234\n"

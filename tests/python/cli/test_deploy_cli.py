@@ -44,7 +44,7 @@ def good_build(repo, name, ver, build):
 
 
 def test_help_lists_the_deploy_commands(cli):
-    out = cli().out
+    out = cli().err
     for command in ("plan", "render", "deployed", "board"):
         assert f"    {command}" in out
 
@@ -119,7 +119,7 @@ def test_deployed_single_images(cli, story):
     assert run.code == 0, run.err
     assert run.json["services"][0]["digest"] == api["digest"]
     listing = cli("list", story["api"].name, "--json").json
-    assert [i["channels"] for i in listing["images"] if i["digest"] == api["digest"]] == [["deployed.qa", "stable"]]
+    assert [i["channels"] for i in listing["images"] if i["digest"] == api["digest"]] == [["stable"]]
 
 
 def test_board_writes_one_page(cli, story, tmp_path):
@@ -147,23 +147,30 @@ def test_duplicate_services_are_exit_2(cli, story, tmp_path):
                                        "first defined at services[0]")
 
 
-def test_an_empty_repository_is_exit_4(cli, tmp_path):
+def test_an_empty_repository_is_a_gap_with_its_reason(cli, tmp_path):
     OciDirStore(str(tmp_path / "empty"))
     (tmp_path / "services.yaml").write_text(f"services:\n  - name: e\n    repo: ocidir://{tmp_path / 'empty'}\n")
     run = cli("plan")
-    assert run.code == 4
-    assert run.err.splitlines()[0] == f"shipmark: error: service e: repository ocidir://{tmp_path / 'empty'} has no tags"
-    assert run.err.splitlines()[1].startswith("hint: push a version-tagged image there")
+    assert run.code == 0
+    assert run.out.splitlines()[1:3] == ["  e  no image", f"     repository ocidir://{tmp_path / 'empty'} has no tags: "
+                                         "push a version-tagged image there (see `shipmark tag`), or fix the "
+                                         "service's repo in the services file"]
 
 
-def test_nothing_eligible_is_exit_3(cli, tmp_path):
+def test_a_service_without_an_image_is_exit_3_only_with_require_all(cli, tmp_path):
     repo = parse_repo(f"ocidir://{tmp_path / 'bad'}")
     build_service(OciDirStore(repo.registry), repo, "bad", [("1.0.0", "failed", None, False)])
     (tmp_path / "shipmark.yaml").write_text(POLICY_YAML)
     (tmp_path / "services.yaml").write_text(f"services:\n  - name: bad\n    repo: {repo.name}\n")
     run = cli("plan", "--json")
-    assert run.code == 3 and run.json["error"]["type"] == "NothingEligibleError"
-    assert run.json["error"]["reasons"][0].startswith("1.0.0-b1")
+    assert run.code == 0 and run.json["missing"] == ["bad"]
+    entry = run.json["services"][0]
+    assert (entry["image"], entry["reasons"]) == (None, [f"channel 'stable' of {repo.name} has no member"])
+    assert entry["skipped"][0]["reasons"][:2] == ["never promoted to 'stable'",
+                                                  "required suite 'acceptance' has no result"]
+    strict = cli("plan", "--json", "--require-all")
+    assert strict.code == 3 and strict.json["missing"] == ["bad"]   # the plan is still printed
+    assert "no image for bad (--require-all)" in strict.err
 
 
 def test_a_template_error_is_exit_2_with_the_line(cli, story, tmp_path):

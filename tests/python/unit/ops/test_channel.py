@@ -126,7 +126,8 @@ def test_an_eligible_image_that_nobody_promoted_is_not_picked(store, build):
     picked = channel.pick(store=store, repo=repo, channel="stable", policy=POLICY, now=NOW)
     assert picked.image.tags == [old.tag]
     assert picked.skipped == [{"tag": newer.tag, "digest": store.head_manifest(newer).digest,
-                               "reasons": ["never promoted to 'stable'"]}]
+                               "reasons": ["never promoted to 'stable'",
+                                           "the policy admits it: shipmark promote IMAGE --to stable"]}]
 
 
 def test_a_forced_promotion_is_a_member_and_promoting_it_again_says_already(store, build):
@@ -166,7 +167,8 @@ def test_pick_with_no_member_lists_why(store, build):
     build(1, unit="failed")
     with pytest.raises(NothingEligibleError) as err:
         channel.pick(store=store, repo=_repo(store), channel="testing", policy=POLICY, now=NOW)
-    assert err.value.reasons == ["1.0.1-b1.20261101.abcdef1: never promoted to 'testing'"]
+    assert err.value.reasons == ["1.0.1-b1.20261101.abcdef1: never promoted to 'testing'; "
+                                 "required suite 'unit' failed"]
     assert "--force --reason" in err.value.hint
     assert err.value.exit_code == 3
 

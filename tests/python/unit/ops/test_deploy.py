@@ -96,7 +96,7 @@ def test_plan_picks_the_newest_member_of_every_service(world):
     assert picked == EXPECTED_STABLE
     api = by_name(plan)["api"]
     assert [s["tag"].split("-b")[0] for s in api.skipped] == ["1.3.0", "1.2.0"]
-    assert api.skipped[1]["reasons"] == ["never promoted to 'stable'"]
+    assert api.skipped[1]["reasons"] == ["never promoted to 'stable'", "required suite 'acceptance' failed"]
     web = by_name(plan)["web"]
     [rejected] = web.skipped[1]["reasons"]
     assert rejected.startswith("rejected by oncall@example.com at ") and rejected.endswith(": p95 latency doubled")
@@ -291,7 +291,8 @@ def test_a_service_with_nothing_in_the_channel_is_a_reasoned_gap_beside_the_othe
     assert plan.missing == ["bad"]
     bad = by_name(plan)["bad"]
     assert bad.image is None and bad.reasons == [f"channel 'stable' of {repo.name} has no member"]
-    assert bad.skipped[0]["reasons"] == ["never promoted to 'stable'"]
+    assert bad.skipped[0]["reasons"] == ["never promoted to 'stable'", "required suite 'acceptance' has no result",
+                                         "not promoted to 'testing' first"]
     assert {n: p.tag.split("-b")[0] for n, p in by_name(plan).items() if p.image} == EXPECTED_STABLE
     chosen = deploy.chosen_from_plan(plan)
     assert sorted(c.service.name for c in chosen) == sorted(EXPECTED_STABLE)   # nothing runs: left out

@@ -1,0 +1,125 @@
+"""The CLI does what its words say: each case is one surprise a new user met (issue 14)."""
+
+import json
+import os
+
+import pytest
+
+from shipmark.core.ref import parse
+from shipmark.ops.demo import push_sample_image
+from shipmark.stores.ocidir import OciDirStore
+
+
+@pytest.fixture
+def two(tmp_path, layout):
+    """A second, newer image beside `layout` in the same OCI layout."""
+    from datetime import datetime, timezone
+    ref = parse(f"{layout.repo.name}:1.0.2-b2.20261102.abcdef2")
+    push_sample_image(OciDirStore(ref.registry), ref, "app", datetime(2026, 11, 2, tzinfo=timezone.utc))
+    return ref
+
+
+def test_a_global_json_flag_gives_json(cli, layout):
+    run = cli("--json", "status", layout)
+    assert run.code == 0
+    assert run.json["image"].endswith(run.json["digest"])
+    assert cli("--json", "status", layout.with_tag("9.9.9")).json["error"]["type"] == "NotFoundError"
+
+
+def test_a_command_with_subcommands_alone_prints_its_own_help(cli):
+    run = cli("jenkins")
+    assert run.code == 2
+    assert "usage: shipmark jenkins" in run.err and "promotions" in run.err and "approve" in run.err
+
+
+def test_mark_result_and_junit_exclude_each_other(cli, layout, tmp_path):
+    (tmp_path / "r.xml").write_text('<testsuite><testcase name="a"/></testsuite>')
+    run = cli("mark", layout, "--suite", "unit", "--result", "passed", "--junit", "r.xml")
+    assert run.code == 2 and "give --result or --junit, not both" in run.err
+    assert cli("--json", "status", layout).json["timeline"] == []
+
+
+@pytest.mark.parametrize("argv, missing", [
+    (["--version", "1.4.2"], "no build number"),
+    (["--version", "1.4.2", "--build", "7"], "no git commit"),
+])
+def test_tag_without_build_number_or_commit_is_an_error(cli, argv, missing):
+    run = cli("tag", *argv)
+    assert run.code == 2 and missing in run.err and run.out == ""
+
+
+def test_tag_labels_need_only_the_version(cli):
+    run = cli("tag", "--version", "1.4.2", "--labels")
+    assert run.code == 0 and "org.opencontainers.image.version=1.4.2" in run.out
+
+
+def test_record_without_a_commit_needs_allow_empty_and_never_hides_the_builds_own(cli, layout, tmp_path):
+    (tmp_path / "shipmark.yaml").write_text("channels:\n  stable: {branches: [master]}\n")
+    refused = cli("record", layout)
+    assert refused.code == 2 and "--allow-empty" in refused.err
+    assert cli("--json", "status", layout).json["timeline"] == []
+    assert cli("record", layout, "--git-commit", "abc1234", "--git-branch", "origin/master").code == 0
+    assert cli("record", layout, "--allow-empty").code == 0
+    status = cli("--json", "status", layout).json
+    assert status["state"]["built_from"] == "origin/master"
+    assert status["eligible"]["stable"]["ok"], status["eligible"]
+
+
+def test_promote_to_a_channel_the_policy_does_not_name_is_bad_input(cli, layout):
+    run = cli("promote", layout, "--to", "qa")
+    assert run.code == 2 and "channel 'qa' is not in shipmark.yaml" in run.err
+
+
+def test_a_forced_member_promoted_again_is_already_in_the_channel(cli, layout):
+    refused = cli("promote", layout, "--to", "testing")
+    assert refused.code == 3 and "--force --reason" in refused.err
+    assert cli("promote", layout, "--to", "testing", "--force", "--reason", "INC-7 hotfix").code == 0
+    again = cli("promote", layout, "--to", "testing")
+    assert again.code == 0 and "is already in testing" in again.out
+    assert cli("pick", layout.repo.name, "--channel", "testing").code == 0
+    history = cli("history", layout.repo.name, "--channel", "testing")
+    assert "(forced: INC-7 hotfix)" in history.out
+    status = cli("status", layout)
+    assert "[forced]" in status.out and '"INC-7 hotfix"' in status.out
+
+
+def test_reasons_show_in_status_pick_and_history(cli, layout, two):
+    for ref in (layout, two):
+        cli("mark", ref, "--suite", "unit", "--result", "passed")
+        assert cli("promote", ref, "--to", "testing").code == 0
+    assert cli("reject", two, "--reason", "crash loop on start").code == 0
+    status = cli("status", two)
+    assert "state:    rejected by" in status.out and "crash loop on start" in status.out
+    pick = cli("--json", "pick", layout.repo.name, "--channel", "testing").json
+    assert pick["tag"] == layout.tag
+    assert pick["skipped"][0]["reasons"][0].endswith(": crash loop on start")
+    history = cli("history", layout.repo.name, "--channel", "testing")
+    assert "crash loop on start" in history.out
+    back = cli("--json", "rollback", layout.repo.name, "--channel", "testing", "--reason", "tag follows")
+    assert back.code == 0 and back.json["to"].endswith(pick["digest"]) and back.json["rejected"] is None
+    again = cli("rollback", layout.repo.name, "--channel", "testing", "--reason", "the host")
+    assert again.code == 3 and "no earlier member" in again.err
+
+
+def test_status_by_digest_shows_the_version_tag(cli, layout):
+    digest = cli("--json", "status", layout).json["digest"]
+    run = cli("--json", "status", f"{layout.repo.name}@{digest}")
+    assert run.json["tags"] == [layout.tag]
+
+
+def test_list_shows_only_channel_tags_as_channels(cli, layout):
+    cli("mark", layout, "--suite", "unit", "--result", "passed")
+    cli("promote", layout, "--to", "testing")
+    store = OciDirStore(layout.registry)
+    manifest = store.get_manifest(layout)
+    for tag in ("tmp", "deployed.stable-server"):
+        store.put_manifest(layout.repo.with_tag(tag), manifest)
+    listing = cli("--json", "list", layout.repo.name).json
+    assert listing["images"][0]["channels"] == ["testing"]
+    assert "[testing]" in cli("list", layout.repo.name).out
+
+
+def test_list_says_when_there_are_no_images(cli, tmp_path):
+    OciDirStore(str(tmp_path / "empty"))
+    run = cli("list", f"ocidir://{tmp_path / 'empty'}")
+    assert run.code == 0 and "has no version tags" in run.out
