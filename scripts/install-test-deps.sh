@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4 and
 # chromium; crane, oras, regctl and the OCI distribution-spec conformance suite built with Go;
-# the Python package with its test extras.
+# the Python package with its test extras into the virtual environment .venv (SHIPMARK_VENV
+# overrides the place), as the README installs it: a stock Debian 12 / Ubuntu 24.04 Python
+# refuses system-wide pip installs (PEP 668).
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v groovy >/dev/null || need_apt+=(groovy)
 [ -f /usr/share/java/junit4.jar ] || need_apt+=(junit4)
 command -v chromium >/dev/null || need_apt+=(chromium)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)   # Debian splits venv out
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-test-deps: missing ${need_apt[*]}; run as root or: sudo apt-get install -y ${need_apt[*]}" >&2
@@ -60,4 +63,6 @@ if ! go version -m "$conformance_bin" 2>/dev/null | grep -q "mod[[:space:]]$CONF
   rmdir "$build_dir"
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e "python[test]"
+venv="${SHIPMARK_VENV:-.venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "python[test]"

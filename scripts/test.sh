@@ -2,14 +2,18 @@
 # The whole test suite: installs what is missing, then runs the Python tests (unit, CLI, the
 # three stores on real registries, Jenkins double, deploy/board) and the Groovy tests in
 # Jenkins' Groovy 2.4, whose end-to-end test gets a Docker Registry 2.8 of its own on
-# loopback. Extra arguments go to pytest.
+# loopback. Extra arguments go to pytest. Everything runs with the virtual environment that
+# install-test-deps.sh fills (.venv, or SHIPMARK_VENV): its python runs pytest, and its bin/ comes
+# first on PATH, so `shipmark` (the Groovy end-to-end test) and `python3` are the venv's too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh || exit 1
+venv="$(cd "${SHIPMARK_VENV:-.venv}" && pwd)"
+export PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv"
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
 export PATH="$(go env GOPATH)/bin:$PATH"
 
-python3 -m pytest "$@"
+"$venv/bin/python" -m pytest "$@"
 py_status=$?
 
 # A registry for the Groovy end-to-end test: the example pipelines call the real helper.

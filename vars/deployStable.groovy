@@ -5,14 +5,15 @@ import dev.shipmark.ShipmarkRunner
 import dev.shipmark.StepArgs
 
 /**
- * Deploys the newest eligible image of every service: plan, render deploy files, run your own apply
- * command, record the deployment. When apply fails: record the failure and, with rollback, render the
- * previous deployed set, apply it once, then fail the build. Help: deployStable.txt.
+ * Deploys what the channel holds for every service: plan, render deploy files, run your own apply
+ * command, record the deployment. Services without an image keep what the target runs and are
+ * reported. When apply fails: record the failure and, with rollback, render the previous deployed set,
+ * apply it once, then fail the build. Help: deployStable.txt.
  */
 def call(Map args = [:]) {
     Map defaults = [
         services            : 'deploy/services.yaml', // services file (workspace-relative)
-        channel             : 'stable',               // channel whose newest eligible images are deployed
+        channel             : 'stable',               // channel whose images are deployed
         target              : null,                   // name of the environment, recorded with each deployment (required)
         template            : null,                   // Jinja2 template for the deploy files (required)
         outDir              : 'deploy/rendered',      // where the rendered files go; SHIPMARK_RENDER_DIR in apply
@@ -39,6 +40,10 @@ def call(Map args = [:]) {
     for (String line : Plan.summary(plan.json)) {
         echo("deployStable: ${line}")
     }
+    if (Plan.missing(plan.json) && !Plan.images(plan.json)) {
+        error("deployStable: no service has an image in channel ${opts.channel}: ${Plan.gaps(plan.json).join('; ')}")
+    }
+    List<String> gaps = Plan.gaps(plan.json)
 
     // render and deployed read the saved plan, so they use exactly the images planned above.
     Outcome rendered = shipmark.run('render', planArgs(opts)
@@ -57,6 +62,9 @@ def call(Map args = [:]) {
             error(recorded.failure('deployStable'))
         }
         echo("deployStable: deployed to ${opts.target}")
+        if (gaps) {
+            echo("deployStable: not deployed (no image in channel ${opts.channel}): ${gaps.join('; ')}")
+        }
         return Plan.images(plan.json)
     }
 

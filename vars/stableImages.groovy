@@ -5,15 +5,16 @@ import dev.shipmark.ShipmarkRunner
 import dev.shipmark.StepArgs
 
 /**
- * The newest eligible image of every service for a channel, as a map service name -> repo@sha256:...
+ * What a channel holds for every service (its newest member; for an `auto` channel the newest image
+ * its policy admits), as a map service name -> repo@sha256:...
  * Help: stableImages.txt.
  */
 def call(Map args = [:]) {
     Map defaults = [
         services     : 'deploy/services.yaml', // services file (workspace-relative)
-        channel      : 'stable',               // channel whose eligible images are wanted
+        channel      : 'stable',               // channel whose images are wanted
         policy       : null,                   // policy file for all services; default: each service's own
-        allowMissing : false,                  // true: leave out services with no eligible image instead of failing
+        allowMissing : false,                  // true: leave out services without an image instead of failing
         credentialsId: null,                   // Jenkins username/password credentials for the registry
     ]
     String problem = StepArgs.check(defaults, args, 'stableImages', ['services', 'channel'])
@@ -29,7 +30,7 @@ def call(Map args = [:]) {
         .toList()
     Outcome outcome = new ShipmarkRunner(this, 'stableImages', opts).run('plan', argv)
     if (outcome.refused) {
-        error(outcome.refusal('stableImages', "no eligible images for channel ${opts.channel}"))
+        error(outcome.refusal('stableImages', "no image in channel ${opts.channel}"))
     }
     if (!outcome.ok) {
         error(outcome.failure('stableImages'))
@@ -37,11 +38,11 @@ def call(Map args = [:]) {
     Map picked = Plan.images(outcome.json)
     List<String> missing = Plan.missing(outcome.json)
     if (missing && !opts.allowMissing) {
-        error("stableImages: no eligible image for channel ${opts.channel}: ${missing.join(', ')} " +
+        error("stableImages: no image in channel ${opts.channel} for ${Plan.gaps(outcome.json).join('; ')} " +
             '(pass allowMissing: true to leave them out)')
     }
     if (missing) {
-        echo("stableImages: no eligible image for channel ${opts.channel}, left out: ${missing.join(', ')}")
+        echo("stableImages: no image in channel ${opts.channel}, left out: ${Plan.gaps(outcome.json).join('; ')}")
     }
     return picked
 }

@@ -101,6 +101,26 @@ class DeployStableStepTests extends StepTestCase {
     }
 
     @Test
+    void it_deploys_the_services_that_have_an_image_and_reports_the_rest() {
+        Map plan = [channel: 'stable', target: 'stable-server', services: PLAN.services + [
+            [name: 'worker', image: null, deployed: null, reasons: ["channel 'stable' of reg/worker has no member"]]]]
+        answer(plan: [status: 0, json: plan])
+        Map deployed = h.runStep('deployStable', ARGS)
+        assertEquals([api: PLAN.services[0].image, web: PLAN.services[1].image], deployed)
+        assertEquals(['plan', 'render', 'deployed'], commands())
+        assertEquals(1, applyCalls().size())
+        assertTrue(h.log.toString(), h.log.contains("deployStable: worker: no image: channel 'stable' of reg/worker has no member"))
+        assertTrue(h.log.toString(), h.log.contains("deployStable: not deployed (no image in channel stable): worker: channel 'stable' of reg/worker has no member"))
+    }
+
+    @Test
+    void it_applies_nothing_when_no_service_has_an_image() {
+        answer(plan: [status: 0, json: [channel: 'stable', services: [[name: 'api', image: null, reasons: ['never promoted']]]]])
+        assertEquals('deployStable: no service has an image in channel stable: api: never promoted', errorFrom { h.runStep('deployStable', ARGS) })
+        assertEquals([], applyCalls())
+    }
+
+    @Test
     void it_fails_with_the_reasons_when_nothing_is_eligible() {
         answer(plan: [status: 3, json: [error: [message: 'nothing eligible', reasons: ['api: every image failed acceptance']]]])
         assertEquals('deployStable: nothing eligible for channel stable: api: every image failed acceptance', errorFrom { h.runStep('deployStable', ARGS) })

@@ -31,9 +31,11 @@ class StableImagesStepTests extends StepTestCase {
 
     @Test
     void it_fails_when_a_service_has_no_eligible_image() {
-        Map plan = [services: PLAN.services + [[name: 'worker', repo: 'registry.example.com:5000/team/worker', image: null]]]
+        Map plan = [services: PLAN.services + [[name: 'worker', repo: 'registry.example.com:5000/team/worker', image: null,
+                                                reasons: ["channel 'stable' of registry.example.com:5000/team/worker has no member"]]]]
         answer(plan: [status: 0, json: plan])
-        assertEquals('stableImages: no eligible image for channel stable: worker (pass allowMissing: true to leave them out)',
+        assertEquals("stableImages: no image in channel stable for worker: channel 'stable' of registry.example.com:5000/team/worker " +
+            'has no member (pass allowMissing: true to leave them out)',
             errorFrom { h.runStep('stableImages', [:]) })
     }
 
@@ -42,14 +44,14 @@ class StableImagesStepTests extends StepTestCase {
         Map plan = [services: PLAN.services + [[name: 'worker', repo: 'registry.example.com:5000/team/worker', image: null]]]
         answer(plan: [status: 0, json: plan])
         assertEquals([api: image('api', 'a'), web: image('web', 'b')], h.runStep('stableImages', [allowMissing: true]))
-        assertTrue(h.log.contains('stableImages: no eligible image for channel stable, left out: worker'))
+        assertTrue(h.log.contains('stableImages: no image in channel stable, left out: worker'))
     }
 
     @Test
     void it_fails_with_the_reasons_when_nothing_is_eligible() {
         answer(plan: [status: 3, json: [error: [type: 'NothingEligibleError', message: 'nothing eligible for stable',
                                                 reasons: ['api: 1.4.2-b7 failed acceptance', 'api: 1.4.1-b5 rejected']]]])
-        assertEquals('stableImages: no eligible images for channel stable: api: 1.4.2-b7 failed acceptance; api: 1.4.1-b5 rejected',
+        assertEquals('stableImages: no image in channel stable: api: 1.4.2-b7 failed acceptance; api: 1.4.1-b5 rejected',
             errorFrom { h.runStep('stableImages', [:]) })
     }
 

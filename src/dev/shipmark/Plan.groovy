@@ -26,12 +26,26 @@ class Plan {
         return services(plan).findAll { !it.image }.collect { it.name.toString() }
     }
 
-    /** One line per service: "app: repo@sha256:... (update from repo@sha256:...)". */
+    /** "worker: channel 'stable' of ... has no member" for each service without an image. */
+    @NonCPS
+    static List<String> gaps(Map plan) {
+        return services(plan).findAll { !it.image }.collect { Map service ->
+            List reasons = service.reasons instanceof Collection ? service.reasons as List : []
+            (reasons ? "${service.name}: ${reasons.join('; ')}" : service.name.toString()).toString()
+        }
+    }
+
+    /** One line per service: "app: repo@sha256:... (update from repo@sha256:...)", or why it has none. */
     @NonCPS
     static List<String> summary(Map plan) {
         return services(plan).collect { Map service ->
+            if (!service.image) {
+                List reasons = service.reasons instanceof Collection ? service.reasons as List : []
+                String keeps = service.deployed ? " (keeps ${service.deployed})" : ''
+                return "${service.name}: no image${keeps}${reasons ? ': ' + reasons.join('; ') : ''}".toString()
+            }
             String change = service.change ? " (${service.change}" + (service.deployed ? " from ${service.deployed})" : ')') : ''
-            "${service.name}: ${service.image ?: 'nothing eligible'}${change}".toString()
+            "${service.name}: ${service.image}${change}".toString()
         }
     }
 
