@@ -4,7 +4,7 @@ measured in the same run. Prints medians and ratios; asserts nothing.
 
     python3 bench/bench_registry.py [--tags 1000] [--runs 5] [--copy-mb 200]
 
-- pick:     `shipmark pick` (eligible image 4th newest)   vs one `skopeo inspect` of a tag
+- pick:     `shipmark pick` (the channel's member 4th newest)   vs one `skopeo inspect` of a tag
 - list:     `shipmark list` cold (empty cache) and warm    vs a `skopeo inspect` loop over 50 tags, scaled to all
 - promote:  `shipmark promote` whole process               vs `skopeo copy` of the same tag to a new tag
 - copy:     `shipmark promote --copy-to` of a big image    vs `skopeo copy` to another repository
@@ -29,7 +29,8 @@ sys.path.insert(0, str(HERE.parent / "tests" / "python"))
 import servers  # noqa: E402
 
 from shipmark.core.ref import parse  # noqa: E402
-from shipmark.ops import annotate  # noqa: E402
+from shipmark.core.policy import Policy  # noqa: E402
+from shipmark.ops import annotate, channel  # noqa: E402
 from shipmark.ops.demo import push_sample_image  # noqa: E402
 from shipmark.stores import open_store  # noqa: E402
 
@@ -65,7 +66,7 @@ class Rows(list):
 
 def populate(store, repo, count):
     """`count` version tags, each its own image with a provenance and a unit record; the
-    three newest failed unit, so pick walks to the fourth."""
+    fourth newest is promoted to testing and the three newer failed unit, so pick walks to it."""
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
     def one(n):
@@ -75,6 +76,8 @@ def populate(store, repo, count):
         annotate.provenance(store=store, ref=ref, now=when, by="bench", git_branch="master")
         result = "failed" if n >= count - 3 else "passed"
         annotate.mark(store=store, ref=ref, now=when, by="bench", suite="unit", result=result)
+        if n == count - 4:
+            channel.promote(store=store, ref=ref, channel="testing", policy=Policy.open(), now=when, by="bench")
         return ref
 
     with ThreadPoolExecutor(16) as pool:
@@ -132,7 +135,7 @@ def main():
 
         inspect_one = timed([skopeo, "inspect", "--tls-verify=false", newest], env, args.runs)
         pick = timed([SHIPMARK, "pick", repo.name, "--channel", "testing"], env, args.runs)
-        rows.append(("pick (4th newest eligible)", pick, "skopeo inspect, one tag", inspect_one, 0.3))
+        rows.append(("pick (4th newest member)", pick, "skopeo inspect, one tag", inspect_one, 0.3))
 
         sample = refs[-50:]
         start = time.perf_counter()

@@ -40,6 +40,7 @@ def test_pick_is_not_fooled_by_a_version_tag_pushed_again(registry_case, sm, pus
     one, two = push(1), push(2)
     for ref in (one, two):
         assert sm("mark", ref, "--suite", "unit", "--result", "passed").code == 0
+        assert sm("promote", ref, "--to", "testing").code == 0
     first = sm("pick", registry_case.repo.name, "--channel", "testing", "--json")
     assert first.code == 0, first.err
     first = first.json
