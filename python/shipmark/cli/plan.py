@@ -68,8 +68,7 @@ def run(args, ctx) -> Output:
     code = 0
     if result.missing and args.require_all:
         import sys
-        sys.stderr.write(f"shipmark: error: no image for {', '.join(result.missing)} (--require-all)
-")
+        sys.stderr.write(f"shipmark: error: no image for {', '.join(result.missing)} (--require-all)\n")
         code = 3
     return Output(result.to_json(), plan_lines(result), code)
 

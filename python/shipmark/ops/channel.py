@@ -14,6 +14,7 @@ from ..stores.base import Store
 from ..stores.discovery import Discovery
 from .copy import copy_image
 from .images import Image, Scan, attach, load
+from .inspect import version_tags_of
 from .notes import Notes
 
 
@@ -91,7 +92,9 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
     if dry_run:
         return result
     if copy_to is not None:
-        tags = version_tags_of(store, image)
+        found = image.found or Discovery(store, image.repo)
+        tags = [t for t in image.tags if version.parse_tag(t)] or version_tags_of(
+            found, image.digest, version.sort_newest_first(found.tags()))
         image = copy_image(store, image, target_store, copy_to.repo, records_only=records_only)
         manifest = target_store.get_manifest(image.repo.with_digest(image.digest))
         for tag in tags:   # the copy is listed, picked and shown by its version there too
@@ -107,23 +110,6 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
     result.record = _move_channel(target_store, image, channel, previous, now, by, predicate)
     result.promoted = True
     return result
-
-
-def version_tags_of(store: Store, image: Image) -> List[str]:
-    """The version tags naming this image, so that a copy elsewhere can be listed and picked by
-    them too. Given by digest, the repository's version tags are asked (one HEAD each)."""
-    tags = store.list_tags(image.repo)
-    found = []
-    for tag in version.sort_newest_first(tags):
-        if tag in image.tags:
-            found.append(tag)
-            continue
-        try:
-            if store.head_manifest(image.repo.with_tag(tag)).digest == image.digest:
-                found.append(tag)
-        except NotFoundError:
-            continue
-    return found
 
 
 @dataclass

@@ -172,14 +172,17 @@ def test_a_failed_apply_is_recorded_and_rolls_back(registry_story):
     assert sum("deploying to prod failed" in r for r in reasons) == 2
 
 
-def test_a_repository_without_tags_is_exit_4(shared_story, registry2):
+def test_a_repository_that_does_not_exist_is_a_gap_and_exit_3_with_require_all(shared_story, registry2):
     registry_story = shared_story
     (registry_story.workdir / "empty.yaml").write_text(
         f"services:\n  - name: ghost\n    repo: {registry2.host}/nothing-{uuid.uuid4().hex[:6]}/here\n")
-    proc = registry_story.shipmark("plan", "--services", "empty.yaml", check=False)
-    assert proc.returncode == 4
-    first = proc.stderr.splitlines()[0]
-    assert first.startswith("shipmark: error: service ghost: repository ") and first.endswith("has no tags (it does not exist)")
+    plan = registry_story.json("plan", "--services", "empty.yaml")
+    assert plan["missing"] == ["ghost"]
+    assert plan["services"][0]["reasons"][0].endswith("has no tags (it does not exist): push a version-tagged "
+                                                      "image there (see `shipmark tag`), or fix the service's repo "
+                                                      "in the services file")
+    proc = registry_story.shipmark("plan", "--services", "empty.yaml", "--require-all", check=False)
+    assert proc.returncode == 3 and "no image for ghost (--require-all)" in proc.stderr
 
 
 def test_a_version_tag_pushed_again_is_not_planned_from_the_cache(registry_story):

@@ -17,7 +17,7 @@ from servers import run_tool
 
 BLOCKING = """\
 channels:
-  testing: {require: [unit], block_on: [e2e]}
+  testing: {require: [unit], block_on: [e2e], auto: true}   # auto: pick answers by the policy
 """
 
 

@@ -63,13 +63,13 @@ def test_every_record_shape_passes_the_in_toto_validators(sm, tmp_path, intoto):
         '<testsuite><testcase classname="A" name="ok"/><testcase classname="A" name="bad">'
         '<failure message="x"/></testcase><testcase name="later"><skipped/></testcase></testsuite>')
     calls = {
-        "record-nothing-known": ["record", image],
+        "record-nothing-known": ["record", image, "--allow-empty"],
         "record-short-commit": ["record", image, "--git-commit", "abc1234"],
         "record-full-commit": ["record", image, "--git-commit", COMMIT, "--git-branch", "origin/master",
                                "--git-url", "https://git.example/app.git", "--job", "app",
                                "--build-number", "7", "--build-url", "https://jenkins.example/job/app/7/",
                                "--builder", "https://jenkins.example/"],
-        "record-material": ["record", image, "--material", f"https://apt.example/pool/libfoo.deb={MATERIAL}",
+        "record-material": ["record", image, "--allow-empty", "--material", f"https://apt.example/pool/libfoo.deb={MATERIAL}",
                             "--base-image", "docker.example/debian@sha256:" + "cd" * 32],
         "mark-no-url": ["mark", image, "--suite", "unit", "--result", "passed"],
         "mark-url": ["mark", image, "--suite", "acceptance", "--result", "warned",

@@ -57,7 +57,7 @@ def test_from_promotion_reads_the_carrier_builds_image_parameter(cli, images, je
 def test_from_promotion_falls_back_to_the_archived_provenance(cli, images, jenkins_env, jd, tmp_path):
     image = images.push("1.4.2-b12")
     jenkins_env.setenv("BUILD_URL", build_url(jd, 12))
-    cli("record", image, "--out-dir", "shipmark")
+    cli("record", image, "--out-dir", "shipmark", "--git-commit", "4f1c2e9")
     jd.add_job("team/legacy", kind="freestyle", processes=["stable"])
     jd.add_build("team/legacy", 40, artifacts={"shipmark/provenance.json": (tmp_path / "shipmark/provenance.json").read_bytes()})
     jenkins_env.setenv("PROMOTED_JOB_FULL_NAME", "team/legacy")

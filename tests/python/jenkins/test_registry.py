@@ -76,7 +76,7 @@ def test_acceptance_mark_and_promotion_approval_on_registry_2_8(cli, image, jenk
 
 
 def test_jenkins_down_keeps_the_registry_record(cli, image, jenkins_env, jd):
-    prov = cli("record", image, "--build-url", build_url(jd, 12), "--json")
+    prov = cli("record", image, "--build-url", build_url(jd, 12), "--git-commit", "4f1c2e9", "--json")
     assert prov.code == 0, prov.err
     jd.stop()
     run = cli("mark", image, "--suite", "acceptance", "--result", "failed", "--json")

@@ -41,8 +41,8 @@ def test_record_writes_provenance_and_a_plain_text_description(cli, images, env,
 
 def test_record_twice_in_one_build_keeps_both_images(cli, images, tmp_path):
     one, two = images.push("1.0.0-b1"), images.push("1.0.1-b1", commit="abcdef0123456")
-    first = cli("record", one, "--json", "--out-dir", "out").json
-    second = cli("record", two, "--json", "--out-dir", "out").json
+    first = cli("record", one, "--json", "--out-dir", "out", "--git-commit", "4f1c2e9").json
+    second = cli("record", two, "--json", "--out-dir", "out", "--git-commit", "4f1c2e9").json
     prov = json.loads((tmp_path / "out/provenance.json").read_text())
     assert prov["image"] == second["image"]
     assert [i["image"] for i in prov["images"]] == [first["image"], second["image"]]
@@ -52,7 +52,8 @@ def test_record_twice_in_one_build_keeps_both_images(cli, images, tmp_path):
 
 def test_record_html_description_is_escaped(cli, images, env, tmp_path):
     env.setenv("SHIPMARK_BY", "<script>alert(1)</script>")
-    run = cli("record", images.push("1.0.0-b1"), "--out-dir", "out", "--description-format", "html")
+    run = cli("record", images.push("1.0.0-b1"), "--out-dir", "out", "--description-format", "html",
+              "--git-commit", "4f1c2e9")
     assert run.code == 0, run.err
     html = (tmp_path / "out/description.html").read_text()
     assert html.startswith('<div class="shipmark"') and "&lt;script&gt;" in html and "<script>" not in html
