@@ -51,10 +51,14 @@ class OutcomeTests {
     @Test
     void plans_give_images_missing_services_and_a_summary() {
         Map plan = [services: [[name: 'api', image: 'r/api@sha256:1', deployed: 'r/api@sha256:0', change: 'update'],
-                               [name: 'web', image: null], [image: 'no-name']]]
+                               [name: 'web', image: null, deployed: 'r/web@sha256:2', reasons: ["channel 'stable' of r/web has no member"]],
+                               [name: 'db', image: null], [image: 'no-name']]]
         assertEquals([api: 'r/api@sha256:1'], Plan.images(plan))
-        assertEquals(['web'], Plan.missing(plan))
-        assertEquals(['api: r/api@sha256:1 (update from r/api@sha256:0)', 'web: nothing eligible'], Plan.summary(plan))
+        assertEquals(['web', 'db'], Plan.missing(plan))
+        assertEquals(["web: channel 'stable' of r/web has no member", 'db'], Plan.gaps(plan))
+        assertEquals(['api: r/api@sha256:1 (update from r/api@sha256:0)',
+                      "web: no image (keeps r/web@sha256:2): channel 'stable' of r/web has no member", 'db: no image'],
+                     Plan.summary(plan))
         assertEquals([:], Plan.images(null))
     }
 }
