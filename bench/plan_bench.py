@@ -7,7 +7,8 @@ goes), not with the number of tags. Prints numbers; asserts nothing.
 
 Each service gets `--tags` version tags (one image each) with provenance, unit and acceptance
 records written exactly as `shipmark record/mark` write them (per-record tags plus the referrers
-index); the newest `--failing` images failed acceptance, so the walk goes that far. Measured:
+index), and a promotion record into stable on the images that passed; the newest `--failing`
+images failed acceptance (never promoted), so the walk goes that far. Measured:
 
 - plan, nothing deployed yet        (cold manifest cache, then warm)
 - plan after `shipmark deployed`    (what runs is read from the tag deployed.<target>)
@@ -66,6 +67,9 @@ def push_image_with_records(store, repo, service, n, acceptance):
         rec.build(rec.TEST, subject, repo.name, {"result": acceptance.upper()}, when + timedelta(minutes=30), by,
                   suite="acceptance", result=acceptance),
     ]
+    if acceptance == "passed":   # people promoted it: a member of stable, which is what plan takes
+        records.append(rec.build(rec.PROMOTION, subject, repo.name, {"channel": "stable", "by": by},
+                                 when + timedelta(hours=1), by, channel="stable"))
     for new in records:
         for digest, data in new.blobs.items():
             if digest != mt.EMPTY_DIGEST:

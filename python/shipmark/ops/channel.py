@@ -80,9 +80,8 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
     previous = _channel_digest(target_store, target_repo, channel)
     decision = evaluate(policy, channel, image.state, now, image.built_at)
     if copy_to is None and previous == image.digest and image.state.in_channel(channel):
-        result = Promotion(image, channel, promoted=False, dry_run=dry_run, forced=False, decision=decision,
-                           already=True, record=image.state.promotions[channel])
-        return result
+        return Promotion(image, channel, promoted=False, dry_run=dry_run, forced=False, decision=decision,
+                         already=True, record=image.state.promotions[channel])
     if not decision.ok and not force:
         raise _refused(str(ref), channel, policy.source, Notes(store).explain(image, decision.reasons))
     result = Promotion(image, channel, promoted=False, dry_run=dry_run, forced=force and not decision.ok,
