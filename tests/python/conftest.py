@@ -4,6 +4,9 @@
   `legacy_referrers_registry`, `crane_registry`: session-scoped servers on 127.0.0.1 (free
   port, temp dir), started on first use, stopped at the end of the run. A missing binary fails
   the test and names the install command.
+- `registry2_tls_basic` (HTTPS + Basic auth) and `registry2_mtls_token` (HTTPS that requires a
+  client certificate + Bearer tokens from an HTTPS token service that requires one too), both
+  with the certificates of `tls_files` (a CA made for the run).
 - `store`: parametrised over "ocidir" (an OCI layout in tmp_path), "registry2" (Docker
   Registry 2.8: no referrers API), "referrers" (a registry with the whole referrers API of the
   distribution spec v1.1, proven by the conformance suite) and "legacy-referrers" (the same
@@ -36,7 +39,8 @@ REGISTRY_KINDS = tuple(REGISTRY_FIXTURES)
 STORE_KINDS = ("ocidir",) + REGISTRY_KINDS
 REFERRERS_API_KINDS = ("referrers", "legacy-referrers")
 SERVER_FIXTURES = {"registry2", "registry2_basic", "registry2_token", "referrers_registry",
-                   "legacy_referrers_registry", "crane_registry", "registry_store", "conformance"}
+                   "legacy_referrers_registry", "crane_registry", "registry_store", "conformance",
+                   "registry2_tls_basic", "registry2_mtls_token"}
 # The conformance suite's settings per registry kind: sha512 stays out (shipmark writes sha256
 # only), upload cancel is in (off by default), and Registry 2.8 has no referrers API to test.
 _SUITE = {"OCI_DATA_SHA512": "false", "OCI_API_BLOBS_UPLOAD_CANCEL": "true"}
@@ -126,6 +130,34 @@ def registry2_token(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("registry2-token")
     token_server = servers.TokenServer(workdir / "token").start()
     server = servers.start_registry2(workdir, auth=token_server.registry_auth())
+    server.token_server = token_server
+    yield server
+    server.stop()
+    token_server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    return servers.make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def registry2_tls_basic(tmp_path_factory, tls_files):
+    """Docker Registry 2.8 over HTTPS (tls_files.server_cert) with htpasswd (Basic) auth."""
+    workdir = tmp_path_factory.mktemp("registry2-tls-basic")
+    server = servers.start_registry2(workdir, auth=servers.htpasswd_auth(workdir), tls=tls_files)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry2_mtls_token(tmp_path_factory, tls_files):
+    """Docker Registry 2.8 over HTTPS requiring a client certificate of tls_files.ca, with
+    token auth from an HTTPS token service (`.token_server`) that requires one as well."""
+    workdir = tmp_path_factory.mktemp("registry2-mtls-token")
+    token_server = servers.TokenServer(workdir / "token", tls=tls_files, client_certs=True).start()
+    server = servers.start_registry2(workdir, auth=token_server.registry_auth(), tls=tls_files,
+                                     client_certs=True)
     server.token_server = token_server
     yield server
     server.stop()

@@ -2,7 +2,9 @@
 and the peer clients (skopeo, oras, crane, regctl).
 
 - Docker Registry 2.8 (Debian `docker-registry`): no referrers API, the tag-schema path.
-  Optionally with htpasswd (Basic) or token (Bearer) auth.
+  Optionally with htpasswd (Basic) or token (Bearer) auth, and with TLS (`make_tls_files`: a
+  CA, a server certificate for localhost and 127.0.0.1, a client certificate; openssl CLI),
+  with or without client-certificate verification.
 - A registry with the OCI referrers API: go-containerregistry's registry, the code behind
   `crane registry serve`, built from tests/python/refreg with `WithReferrersSupport(true)`,
   because `crane registry serve` v0.22.1 leaves that API switched off.
@@ -22,6 +24,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -104,7 +107,9 @@ class Server:
     """A child process serving the distribution API on 127.0.0.1:port."""
 
     def __init__(self, name: str, argv: Sequence[str], port: int, workdir: Path,
-                 env: Optional[dict] = None, ready_status: Tuple[int, ...] = (200, 401)):
+                 env: Optional[dict] = None, ready_status: Tuple[int, ...] = (200, 401),
+                 tls: Optional["TLSFiles"] = None):
+        self.tls = tls                    # set: the server speaks HTTPS with tls.server_cert
         self.name = name
         self.argv = list(argv)
         self.port = port
@@ -121,7 +126,7 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     def start(self, timeout: float = 30.0) -> "Server":
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -135,7 +140,10 @@ class Server:
         return self
 
     def wait_ready(self, timeout: float) -> None:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        handlers = [urllib.request.ProxyHandler({})]
+        if self.tls:
+            handlers.append(urllib.request.HTTPSHandler(context=self.tls.client_context()))
+        opener = urllib.request.build_opener(*handlers)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -185,9 +193,12 @@ def storage_dir(name: str, fallback: Path) -> Path:
     return fallback
 
 
-def start_registry2(workdir: Path, auth: Optional[dict] = None) -> Server:
+def start_registry2(workdir: Path, auth: Optional[dict] = None, tls: Optional["TLSFiles"] = None,
+                    client_certs: bool = False) -> Server:
     """Docker Registry 2.8 with filesystem storage and deletes enabled. `auth` is the config's
-    `auth:` section (see htpasswd_auth / TokenServer.registry_auth)."""
+    `auth:` section (see htpasswd_auth / TokenServer.registry_auth). With `tls` it serves
+    HTTPS with tls.server_cert, and with `client_certs` it also requires a client
+    certificate signed by tls.ca (`http.tls.clientcas`)."""
     binary = find_tool("docker-registry")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -205,9 +216,13 @@ def start_registry2(workdir: Path, auth: Optional[dict] = None) -> Server:
     }
     if auth:
         config["auth"] = auth
+    if tls:
+        config["http"]["tls"] = {"certificate": str(tls.server_cert), "key": str(tls.server_key)}
+        if client_certs:
+            config["http"]["tls"]["clientcas"] = [str(tls.ca)]
     config_path = workdir / "config.yml"
     config_path.write_text(json.dumps(config, indent=2))  # YAML is a superset of JSON
-    server = Server("registry2", [binary, "serve", str(config_path)], port, workdir)
+    server = Server("registry2", [binary, "serve", str(config_path)], port, workdir, tls=tls)
     server.cleanup.append(data)
     return server.start()
 
@@ -218,6 +233,76 @@ def htpasswd_auth(workdir: Path, user: str = TEST_USER,
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{user}:{bcrypt_hash}\n")
     return {"htpasswd": {"realm": "shipmark-test", "path": str(path)}}
+
+
+class TLSFiles:
+    """A test CA (`ca`, `ca_key`), a server certificate it signed for localhost and 127.0.0.1,
+    and a client certificate it signed (clientAuth), all PEM files in one directory."""
+
+    __test__ = False
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.ca, self.ca_key = self.directory / "ca.crt", self.directory / "ca.key"
+        self.server_cert = self.directory / "server.crt"
+        self.server_key = self.directory / "server.key"
+        self.client_cert = self.directory / "client.crt"
+        self.client_key = self.directory / "client.key"
+
+    def certs_d(self, root: Path, host: str, ca: bool = True, client: bool = True) -> Path:
+        """A certs.d root holding `host`'s directory as Docker documents it: ca.crt,
+        client.cert, client.key."""
+        directory = Path(root) / host
+        directory.mkdir(parents=True, exist_ok=True)
+        if ca:
+            shutil.copy(self.ca, directory / "ca.crt")
+        if client:
+            shutil.copy(self.client_cert, directory / "client.cert")
+            shutil.copy(self.client_key, directory / "client.key")
+        return Path(root)
+
+    def client_context(self) -> ssl.SSLContext:
+        """What a test's own HTTPS client uses: trusts the CA, shows the client certificate."""
+        context = ssl.create_default_context(cafile=str(self.ca))
+        context.load_cert_chain(str(self.client_cert), str(self.client_key))
+        return context
+
+    def server_context(self, client_certs: bool = False) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(self.server_cert), str(self.server_key))
+        if client_certs:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cafile=str(self.ca))
+        return context
+
+
+def make_tls_files(directory: Path) -> TLSFiles:
+    """CA, server and client certificates (P-256 keys, valid two days) made with openssl."""
+    openssl = find_tool("openssl")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = TLSFiles(directory)
+
+    def run(*args):
+        subprocess.run([openssl, *map(str, args)], check=True, capture_output=True,
+                       cwd=str(directory))
+
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *new_key, "-keyout", files.ca_key, "-out", files.ca, "-days", "2",
+        "-subj", "/CN=shipmark test CA")
+    leaf = ("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+            "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+    for name, subject, extra in (
+            ("server", "/CN=localhost",
+             "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+            ("client", "/CN=shipmark test client", "extendedKeyUsage=clientAuth\n")):
+        ext = directory / f"{name}.ext"
+        ext.write_text(leaf + extra)
+        run("req", "-new", *new_key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+            "-subj", subject)
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", files.ca, "-CAkey", files.ca_key,
+            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", ext)
+    return files
 
 
 def build_refreg(cache_dir: Path) -> Path:
@@ -339,7 +424,8 @@ class TokenServer:
     service = "shipmark-test-registry"
     issuer = "shipmark-test-token-issuer"
 
-    def __init__(self, workdir: Path, user: str = TEST_USER, password: str = TEST_PASSWORD):
+    def __init__(self, workdir: Path, user: str = TEST_USER, password: str = TEST_PASSWORD,
+                 tls: Optional[TLSFiles] = None, client_certs: bool = False):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.user, self.password = user, password
@@ -356,12 +442,16 @@ class TokenServer:
         self.issued: List[dict] = []   # claims of every token handed out
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self.tls = tls
+        if tls:  # HTTPS, and with client_certs only for clients showing a certificate of tls.ca
+            self._server.socket = tls.server_context(client_certs).wrap_socket(
+                self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def realm(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/token"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}/token"
 
     def registry_auth(self) -> dict:
         return {"token": {"realm": self.realm, "service": self.service, "issuer": self.issuer,

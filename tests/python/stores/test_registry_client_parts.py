@@ -172,24 +172,33 @@ def test_loopback_detection(registry, loopback):
     assert is_loopback(registry) is loopback
 
 
-def test_insecure_registries_get_plain_http_others_https(monkeypatch):
+def test_insecure_registries_may_use_plain_http_others_https(monkeypatch):
     monkeypatch.setenv("SHIPMARK_INSECURE_REGISTRIES", "build-cache:5000, legacy.example")
     store = open_store(parse("registry.example/app:1"))
-    assert store.plain_http("build-cache:5000") and store.plain_http("legacy.example:443")
-    assert not store.plain_http("registry.example") and not store.plain_http("build-cache:6000")
+    assert store.allows_plain_http("build-cache:5000") and store.allows_plain_http("legacy.example:443")
+    assert store.allows_plain_http("localhost:5000") and not store.named_insecure("localhost:5000")
+    assert not store.allows_plain_http("registry.example")
+    assert not store.allows_plain_http("build-cache:6000")
+    # No probe for registries that must speak HTTPS: nothing is sent here.
     assert store._base("docker.io") == "https://registry-1.docker.io"
+    assert store.scheme("registry.example:5000") == "https"
     store.close()
 
 
-def test_ca_file_setting(tmp_path, monkeypatch):
+def test_ca_file_setting(tmp_path, monkeypatch, tls_files):
     monkeypatch.setenv("SHIPMARK_CA_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(InputError):
         open_store(parse("registry.example/app:1"))
-    ca = tmp_path / "ca.pem"
-    ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    monkeypatch.setenv("SHIPMARK_CA_FILE", str(ca))
+    broken = tmp_path / "ca.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SHIPMARK_CA_FILE", str(broken))
     store = open_store(parse("registry.example/app:1"))
-    assert store._verify_for("https://registry.example/v2/") == str(ca)
+    with pytest.raises(InputError, match="cannot read CA file"):
+        store._tls_for("registry.example")
+    store.close()
+    monkeypatch.setenv("SHIPMARK_CA_FILE", str(tls_files.ca))
+    store = open_store(parse("registry.example/app:1"))
+    assert store._tls_for("registry.example").ca_files == (str(tls_files.ca),)
     store.close()
 
 

@@ -6,6 +6,8 @@ credentials, or anonymously when there are none) or switches the host to Basic, 
 sends the request once more. Tokens are cached per (host, scope) until shortly before they
 expire. Credentials come from a `creds_for(host) -> (user, password) | None` callable; this
 module never reads settings, and never puts a password or an Authorization header in a message.
+The token service is reached with the registry's TLS settings (`tls_for(host)`: its CAs and
+client certificate, as Docker and Podman do) and the environment's proxies (`proxies_for(url)`).
 """
 
 import base64
@@ -16,7 +18,7 @@ import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ...errors import AuthError, RegistryError
-from .transport import sanitize_url
+from .transport import CLIENT_CERT, PLAIN, UNTRUSTED, https_only_answer, sanitize_url, tls_failure
 
 log = logging.getLogger("shipmark.registry")
 
@@ -51,11 +53,13 @@ class Authenticator:
     """Thread-safe: one per RegistryStore, shared by every worker thread."""
 
     def __init__(self, session, creds_for: Optional[CredsFn] = None,
-                 verify_for: Optional[Callable[[str], object]] = None,
+                 tls_for: Optional[Callable[[str], object]] = None,
+                 proxies_for: Optional[Callable[[str], dict]] = None,
                  timeout=(10.0, 60.0)):
         self._session = session
         self._creds_for = creds_for or (lambda host: None)
-        self._verify_for = verify_for or (lambda url: True)
+        self._tls_for = tls_for or (lambda host: True)
+        self._proxies_for = proxies_for or (lambda url: {})
         self._timeout = timeout
         self._lock = threading.Lock()
         self._schemes: Dict[str, Tuple[str, Dict[str, str]]] = {}   # host -> challenge
@@ -166,17 +170,17 @@ class Authenticator:
         auth = requests.auth.HTTPBasicAuth(*creds) if creds else None
         safe_realm = sanitize_url(realm)
         try:
-            from .transport import proxies_for
-
             resp = self._session.get(realm, params=query, auth=auth, timeout=self._timeout,
-                                     verify=self._verify_for(realm), proxies=proxies_for(realm))
+                                     verify=self._tls_for(host), proxies=self._proxies_for(realm))
         except requests.exceptions.RequestException as exc:
-            raise RegistryError(
-                f"cannot reach the token service {safe_realm} of registry {host}: "
-                f"{type(exc).__name__}",
-                "check that the token service named by the registry is reachable") from None
+            raise _realm_error(exc, host, safe_realm) from None
         if resp.status_code in (401, 403):
             raise auth_error(host, creds is not None)
+        if https_only_answer(resp):
+            raise RegistryError(f"token service {safe_realm} of registry {host} speaks only "
+                                "HTTPS, but the registry names an http:// realm",
+                                "fix the realm in the registry's auth.token configuration "
+                                "to start with https://")
         if resp.status_code != 200:
             raise RegistryError(f"token service {safe_realm} of registry {host} answered "
                                 f"HTTP {resp.status_code}",
@@ -196,6 +200,30 @@ class Authenticator:
         log.debug("token for %s scope %s from %s (%s)", host, " ".join(scopes), safe_realm,
                   "with credentials" if creds else "anonymous")
         return token, lifetime
+
+
+def _realm_error(exc: BaseException, host: str, realm: str) -> RegistryError:
+    failure = tls_failure(exc)
+    kind, detail = failure if failure else ("", type(exc).__name__)
+    if kind == PLAIN:
+        return RegistryError(f"token service {realm} of registry {host} does not speak TLS",
+                             "fix the realm in the registry's auth.token configuration to "
+                             "start with http://, or serve it over HTTPS")
+    if kind == UNTRUSTED:
+        return RegistryError(f"TLS verification failed for the token service {realm} of "
+                             f"registry {host}: {detail}",
+                             "set SHIPMARK_CA_FILE to the CA bundle that signed its "
+                             f"certificate, or put it in /etc/docker/certs.d/{host}/ca.crt "
+                             "(the registry's certs.d directory also serves its token service)")
+    if kind == CLIENT_CERT:
+        return RegistryError(f"token service {realm} of registry {host} ended the TLS "
+                             f"handshake ({detail}): it wants a client certificate it trusts",
+                             f"put one and its key in /etc/docker/certs.d/{host}/ as "
+                             "client.cert and client.key (the registry's certs.d directory "
+                             "also serves its token service)")
+    return RegistryError(f"cannot reach the token service {realm} of registry {host}: {detail}",
+                         "check that the token service named by the registry is reachable "
+                         "(and HTTPS_PROXY/NO_PROXY)")
 
 
 def auth_error(host: str, had_creds: bool, what: str = "") -> AuthError:

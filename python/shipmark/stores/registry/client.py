@@ -1,7 +1,12 @@
 """RegistryStore: the Store (and ReferrersAPI) over the OCI distribution API.
 
-- Scheme: plain HTTP only for loopback hosts (127.0.0.0/8, localhost, ::1) and hosts named in
-  `insecure_registries`; HTTPS with verification otherwise, against `ca_file` when given.
+- Scheme: HTTPS with verification. Loopback hosts (127.0.0.0/8, localhost, ::1) and hosts
+  named in `insecure_registries` follow Docker's rule instead: HTTPS first, plain HTTP when
+  the server does not speak TLS, found by one probe (`GET /v2/` over HTTPS) per registry and
+  remembered for the life of the store (the process, for the CLI). Named hosts also skip
+  certificate verification, as Docker does for them; loopback ones keep it.
+- TLS: trust and client certificates per registry from `ca_file` and certs.d (see tls.py);
+  the token service is reached with its registry's TLS settings, as Docker and Podman do.
 - Manifests are byte-exact (`response.content`), fetched with the full Accept list (Registry 2.x
   rewrites Docker v2 manifests to schema1 otherwise), checked against the digest asked for,
   and kept in the content-addressed disk cache: a GET by digest that hits it sends nothing.
@@ -15,12 +20,13 @@
   error here (AuthError, NotFoundError, RegistryError) naming the host and the image; no
   password, Authorization header or URL userinfo ever reaches a message.
 - Thread-safe: one instance serves a ThreadPoolExecutor (the session pools `pool_size`
-  connections per host; the auth cache is locked).
+  connections per host; the auth cache and the scheme probes are locked).
 """
 
 import ipaddress
 import json
 import logging
+import threading
 import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -35,8 +41,11 @@ from ...errors import InputError, NotFoundError, RegistryError, ShipmarkError
 from ..base import ReferrersAnswer
 from ..cache import ManifestCache
 from .auth import Authenticator, CredsFn, auth_error, scope_for
-from .transport import (DEFAULT_TIMEOUT, StreamBody, env_ca_bundle, make_session, proxies_for,
-                        sanitize_url)
+from .. import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR
+from .tls import TLSSettings
+from .transport import (CLIENT_CERT, DEFAULT_TIMEOUT, PLAIN, UNTRUSTED, Proxies, StreamBody,
+                        causes, env_ca_bundle, https_only_answer, make_session, sanitize_url,
+                        tls_failure)
 
 log = logging.getLogger("shipmark.registry")
 
@@ -78,14 +87,19 @@ class RegistryStore:
 
     def __init__(self, creds_for: Optional[CredsFn] = None,
                  insecure_registries: Iterable[str] = (), ca_file: Optional[str] = None,
-                 cache: Optional[ManifestCache] = None, pool_size: int = 16,
-                 timeout=DEFAULT_TIMEOUT, retries=None):
+                 certs_roots: Sequence[str] = (), cache: Optional[ManifestCache] = None,
+                 pool_size: int = 16, timeout=DEFAULT_TIMEOUT, retries=None):
         self._session = make_session(pool_size=pool_size, retries=retries)
-        self._ca_file = ca_file or env_ca_bundle()
+        self._tls = TLSSettings(ca_file, certs_roots, base_bundle=env_ca_bundle())
+        self._proxies = Proxies()
         self._timeout = timeout
-        self._auth = Authenticator(self._session, creds_for, self._verify_for, timeout)
+        self._auth = Authenticator(self._session, creds_for, self._tls_for,
+                                   self._proxies.for_url, timeout)
         self._insecure = {h.strip().lower() for h in insecure_registries if h and h.strip()}
         self._cache = cache
+        self._lock = threading.Lock()
+        self._schemes: Dict[str, str] = {}              # api host -> "https" | "http"
+        self._scheme_gates: Dict[str, threading.Lock] = {}
 
     # -- Store: manifests ---------------------------------------------------------------------
 
@@ -307,16 +321,64 @@ class RegistryStore:
         if need_reference:
             ref.reference  # raises InputError for a bare repository
 
-    def plain_http(self, registry: str) -> bool:
+    def named_insecure(self, registry: str) -> bool:
         reg = registry.lower()
-        return is_loopback(reg) or reg in self._insecure or host_only(reg) in self._insecure
+        return reg in self._insecure or host_only(reg) in self._insecure
+
+    def allows_plain_http(self, registry: str) -> bool:
+        """Docker's rule: loopback and named-insecure registries may answer in plain HTTP."""
+        return is_loopback(registry.lower()) or self.named_insecure(registry)
+
+    def scheme(self, registry: str) -> str:
+        """"https", or "http" for a registry that may answer in plain HTTP and does not speak
+        TLS. Probed once per registry: the first thread probes, the others wait for it."""
+        if not self.allows_plain_http(registry):
+            return "https"
+        host = api_host(registry)
+        with self._lock:
+            known = self._schemes.get(host)
+            gate = self._scheme_gates.setdefault(host, threading.Lock())
+        if known:
+            return known
+        with gate:
+            with self._lock:
+                known = self._schemes.get(host)
+            if known:
+                return known
+            found = self._probe_scheme(host)
+            if found:
+                with self._lock:
+                    self._schemes[host] = found
+            return found or "https"
+
+    def _probe_scheme(self, host: str) -> Optional[str]:
+        """HTTPS if the server answers TLS (whatever the status, or a certificate it cannot
+        prove: the request will say so), HTTP if it answers the handshake in plain HTTP, None
+        when it cannot be reached (the request will say so, and the next one probes again)."""
+        url = f"https://{host}/v2/"
+        started = time.monotonic()
+        try:
+            resp = self._session.get(url, timeout=self._timeout, verify=self._tls_for(host),
+                                     proxies=self._proxies.for_url(url), allow_redirects=False)
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+            failure = tls_failure(exc)
+            if failure is None:
+                return None
+            found = "http" if failure[0] == PLAIN else "https"
+            log.debug("registry %s: TLS handshake failed (%s); using %s", host, failure[1],
+                      found.upper())
+            return found
+        resp.close()
+        log.debug("registry %s speaks TLS (probe answered %s in %.0f ms)", host,
+                  resp.status_code, (time.monotonic() - started) * 1000)
+        return "https"
 
     def _base(self, registry: str) -> str:
-        scheme = "http" if self.plain_http(registry) else "https"
-        return f"{scheme}://{api_host(registry)}"
+        return f"{self.scheme(registry)}://{api_host(registry)}"
 
-    def _verify_for(self, url: str):
-        return self._ca_file if self._ca_file else True
+    def _tls_for(self, host: str):
+        """requests' `verify` for this registry host and its token service."""
+        return self._tls.for_host(host, verify=not self.named_insecure(host))
 
     def _request(self, method: str, registry: str, path: str, scopes: Sequence[str], *,
                  what: str, url: Optional[str] = None, headers=None, params=None,
@@ -350,10 +412,11 @@ class RegistryStore:
         try:
             resp = self._session.request(method, url, headers=headers, params=params, data=data,
                                          stream=stream, timeout=self._timeout,
-                                         verify=self._verify_for(url), allow_redirects=True,
-                                         proxies=proxies_for(url))
+                                         verify=self._tls_for(host), allow_redirects=True,
+                                         proxies=self._proxies.for_url(url))
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise _transport_error(exc, method, url, host) from None
+            raise (self._tls_error(exc, method, url, host)
+                   or _transport_error(exc, method, url, host)) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %s (%.0f ms)", method, sanitize_url(url), resp.status_code,
                       (time.monotonic() - started) * 1000)
@@ -378,6 +441,12 @@ class RegistryStore:
         if status == 404 or set(codes) & NOT_FOUND_CODES:
             return NotFoundError(f"{what} not found" + (f" ({code})" if code else ""),
                                  "check the registry, repository name and tag or digest")
+        if https_only_answer(resp):
+            return RegistryError(
+                f"registry {host} speaks only HTTPS but got a plain HTTP request ({method} of "
+                f"{what}: HTTP 400)",
+                "shipmark found no TLS there when this run started; run the command again, "
+                "and if it persists check which port of the registry serves HTTPS")
         if status == 429:
             return RegistryError(f"registry {registry} is rate-limiting requests (HTTP 429) "
                                  f"for {what}", "wait a while and run the command again")
@@ -389,6 +458,39 @@ class RegistryStore:
                              f"HTTP {status}{detail}",
                              "check the content and the registry's limits; the registry's "
                              "logs say more")
+
+    def _tls_error(self, exc: BaseException, method: str, url: str,
+                   host: str) -> Optional[RegistryError]:
+        """One line for a failed TLS handshake, naming what to set; None for other failures."""
+        failure = tls_failure(exc)
+        if failure is None:
+            return None
+        kind, detail = failure
+        where = f"{method} {sanitize_url(url)}"
+        place = self._tls.certs_dir(host) or f"/etc/docker/certs.d/{host}"
+        if kind == PLAIN:
+            return RegistryError(
+                f"registry {host} does not speak TLS: it answered the HTTPS handshake in "
+                f"plain HTTP ({where})",
+                f"if it serves plain HTTP, add {host} to {INSECURE_VAR}; "
+                "otherwise check the port")
+        if kind == UNTRUSTED:
+            return RegistryError(
+                f"TLS verification failed for registry {host}: {detail} ({where})",
+                f"set {CA_FILE_VAR} to the CA bundle that signed its certificate, or put it "
+                f"in {place}/ca.crt; reach the registry under a name its certificate holds; "
+                f"if it serves plain HTTP, add {host} to {INSECURE_VAR}")
+        if kind == CLIENT_CERT:
+            config = self._tls_for(host)
+            shown = getattr(config, "client_cert", None)
+            told = (f"it refused the client certificate {shown[0]}" if shown
+                    else "it requires a client certificate and shipmark has none for it")
+            return RegistryError(
+                f"registry {host} ended the TLS handshake ({detail}): {told} ({where})",
+                f"put a client certificate it trusts and its key in {place}/ as client.cert "
+                f"and client.key (or point {CERTS_DIR_VAR} at another certs.d root)")
+        return RegistryError(f"TLS handshake with registry {host} failed ({detail}; {where})",
+                             "check the registry's TLS setup and any proxy in between")
 
     def _location(self, repo: Ref, resp: requests.Response) -> str:
         location = resp.headers.get("Location")
@@ -505,44 +607,24 @@ def _with_query(url: str, key: str, value: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def _causes(exc: BaseException):
-    seen = set()
-    todo = [exc]
-    while todo:
-        cur = todo.pop()
-        if id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        yield cur
-        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__,
-                    *(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))):
-            if isinstance(nxt, BaseException):
-                todo.append(nxt)
-
-
 def _transport_error(exc: BaseException, method: str, url: str, host: str) -> RegistryError:
     where = sanitize_url(url)
-    causes = list(_causes(exc))
+    chain = list(causes(exc))
     reach = (f"check that the registry at {host} is running and reachable from here "
              "(host, port, firewall, HTTPS_PROXY/NO_PROXY)")
-    if any(isinstance(c, requests.exceptions.SSLError) for c in causes):
-        return RegistryError(
-            f"TLS verification failed for registry {host} ({method} {where})",
-            "set SHIPMARK_CA_FILE to the CA bundle that signed its certificate; if it serves "
-            f"plain HTTP, add {host} to SHIPMARK_INSECURE_REGISTRIES")
-    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+    if any(isinstance(c, ConnectionRefusedError) for c in chain):
         return RegistryError(f"registry {host} refused the connection ({method} {where})", reach)
     if any(isinstance(c, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError,
-                          TimeoutError)) for c in causes):
+                          TimeoutError)) for c in chain):
         return RegistryError(f"registry {host} did not answer in time ({method} {where})", reach)
-    if any(type(c).__name__ == "gaierror" for c in causes):
+    if any(type(c).__name__ == "gaierror" for c in chain):
         return RegistryError(f"cannot resolve registry host {host_only(host)}",
                              "check the registry name for typos and the machine's DNS")
-    if any(isinstance(c, urllib3.exceptions.UnrewindableBodyError) for c in causes):
+    if any(isinstance(c, urllib3.exceptions.UnrewindableBodyError) for c in chain):
         return RegistryError(f"registry {host} dropped a streamed upload ({method} {where})",
                              "run the command again; the upload restarts from the beginning")
     if any(isinstance(c, (ConnectionError, urllib3.exceptions.ProtocolError,
-                          requests.exceptions.ConnectionError)) for c in causes):
+                          requests.exceptions.ConnectionError)) for c in chain):
         return RegistryError(f"registry {host} dropped the connection ({method} {where})",
                              "check the registry's health and any proxy in between, then run "
                              "the command again; idempotent requests were already retried")

@@ -1,20 +1,28 @@
-"""HTTP plumbing for the registry client: a pooled, retrying requests Session.
+"""HTTP plumbing for the registry client: a pooled, retrying requests Session, per-registry TLS,
+proxies from the environment, and what a TLS failure means.
 
 Retries (urllib3 `Retry`, exponential backoff, `Retry-After` honoured) cover idempotent
 requests only: GET, HEAD, PUT (manifests by tag or digest, the final PUT of an upload that
 carries `?digest=`) and DELETE, on 429, 5xx, connection resets and timeouts. POST (start an
 upload, mount a blob) is never retried after it was sent; a connect error is, since nothing
 reached the server. Streamed bodies that cannot be rewound make a retry fail loudly instead
-of sending a truncated body.
+of sending a truncated body. TLS failures are never retried (urllib3 counts them as "other").
+
+TLS: a request's `verify` may be a tls.TLSConfig; TLSAdapter hands its SSLContext (CAs, client
+certificate) to urllib3 through the pool key, the extension point requests documents for custom
+contexts, so each registry's connections are pooled with its own context.
 """
 
+import ssl
 import threading
-from typing import Optional
+from typing import Iterator, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from .tls import TLSConfig
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -61,41 +69,129 @@ def make_retry(total: int = 4, backoff: float = 0.25) -> Retry:
     )
 
 
-def make_session(pool_size: int = 16, retries: Optional[Retry] = None,
-                 verify=True) -> requests.Session:
+class TLSAdapter(HTTPAdapter):
+    """HTTPAdapter that also takes a TLSConfig as `verify` (requests passes it through)."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        if not isinstance(verify, TLSConfig):
+            return super().build_connection_pool_key_attributes(request, verify, cert)
+        host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
+        return host_params, {"ssl_context": verify.ssl_context,
+                             "cert_reqs": "CERT_REQUIRED" if verify.verify else "CERT_NONE"}
+
+    def cert_verify(self, conn, url, verify, cert):
+        if not isinstance(verify, TLSConfig):  # else its context carries CAs and client cert
+            super().cert_verify(conn, url, verify, cert)
+
+
+def make_session(pool_size: int = 16, retries: Optional[Retry] = None) -> requests.Session:
     """A Session whose connection pools hold `pool_size` connections per host, so a scan on a
     ThreadPoolExecutor of that size never waits for or discards connections."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size,
-                          max_retries=retries if retries is not None else make_retry())
+    adapter = TLSAdapter(pool_connections=8, pool_maxsize=pool_size,
+                         max_retries=retries if retries is not None else make_retry())
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.verify = verify
     # No environment lookups per request (they cost a scan of os.environ each time, and
     # ~/.netrc must not replace the Authorization header auth.py chose). Proxies from the
-    # environment still apply: the client passes proxies_for(url) with each request.
+    # environment still apply: every request, registry or token service, passes
+    # Proxies.for_url(url).
     session.trust_env = False
     session.headers["User-Agent"] = USER_AGENT
     return session
 
 
-_proxy_lock = threading.Lock()
-_proxy_cache: dict = {}
+class Proxies:
+    """HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment, looked up once per
+    (scheme, host) for the life of one store."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cache: dict = {}
+
+    def for_url(self, url: str) -> dict:
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            found = requests.utils.get_environ_proxies(f"{parts.scheme}://{parts.netloc}/")
+            found = {k: v for k, v in found.items() if k in ("http", "https", "all")}
+            with self._lock:
+                self._cache[key] = found
+        return found
 
 
-def proxies_for(url: str) -> dict:
-    """HTTP(S)_PROXY / NO_PROXY from the environment for this URL's scheme and host,
-    looked up once per (scheme, host) and process."""
-    parts = urlsplit(url)
-    key = (parts.scheme, parts.netloc)
-    with _proxy_lock:
-        found = _proxy_cache.get(key)
-    if found is None:
-        found = requests.utils.get_environ_proxies(f"{parts.scheme}://{parts.netloc}/")
-        found = {k: v for k, v in found.items() if k in ("http", "https", "all")}
-        with _proxy_lock:
-            _proxy_cache[key] = found
+# -- what a failure means ----------------------------------------------------------------------
+
+# OpenSSL's reasons when the bytes that came back were not TLS at all: a plain HTTP server
+# answered the handshake (with its 400 page, which OpenSSL reads as a bad record header).
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+                      "HTTP_REQUEST", "HTTPS_PROXY_REQUEST", "UNKNOWN_PROTOCOL"})
+# Alerts a server sends when it wants a client certificate it did not get, or does not accept
+# the one it got (Go sends bad_certificate for both in TLS 1.2).
+_CLIENT_CERT = frozenset({"SSLV3_ALERT_BAD_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+                          "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+                          "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE", "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+                          "SSLV3_ALERT_CERTIFICATE_REVOKED", "TLSV1_ALERT_ACCESS_DENIED"})
+
+PLAIN = "plain"              # the server does not speak TLS
+UNTRUSTED = "untrusted"      # its certificate did not verify
+CLIENT_CERT = "client-cert"  # it wants a client certificate, or refused ours
+OTHER_TLS = "tls"            # any other TLS failure
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """exc and everything it wraps (requests -> urllib3 -> ssl/socket errors)."""
+    seen = set()
+    todo = [exc]
+    while todo:
+        cur = todo.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__,
+                    *(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+
+
+def tls_failure(exc: BaseException):
+    """(kind, detail) when exc is a TLS failure, kind one of PLAIN, UNTRUSTED, CLIENT_CERT,
+    OTHER_TLS; None otherwise. detail is OpenSSL's short reason."""
+    found = None
+    for cause in causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return UNTRUSTED, cause.verify_message or cause.reason or "certificate verify failed"
+        if isinstance(cause, ssl.SSLError) and isinstance(cause.reason, str):
+            if cause.reason in _NOT_TLS:
+                return PLAIN, cause.reason
+            if cause.reason in _CLIENT_CERT:
+                return CLIENT_CERT, cause.reason
+            found = found or (OTHER_TLS, cause.reason)
+        elif isinstance(cause, (ssl.SSLError, requests.exceptions.SSLError)):
+            found = found or (OTHER_TLS, type(cause).__name__)
     return found
+
+
+def https_only_answer(resp: requests.Response) -> bool:
+    """Whether a 400 to a plain-HTTP request came from a server that speaks only HTTPS.
+    Go's TLS servers (Docker Registry, Harbor, Zot, ...) write a bare `HTTP/1.0 400` with no
+    headers and "Client sent an HTTP request to an HTTPS server."; nginx says "The plain HTTP
+    request was sent to HTTPS port". A HEAD answer has no body, so there the bare 1.0 status
+    line, which no registry sends otherwise, is the sign."""
+    if resp.status_code != 400 or urlsplit(resp.url or "").scheme != "http":
+        return False
+    bare = getattr(resp.raw, "version", None) == 10 and not resp.headers
+    if resp.request is not None and resp.request.method == "HEAD":
+        return bare
+    try:
+        body = resp.content[:4096]
+    except (requests.exceptions.RequestException, OSError):
+        return bare
+    return (b"HTTP request to an HTTPS server" in body
+            or b"plain HTTP request was sent to HTTPS port" in body)
 
 
 def env_ca_bundle() -> Optional[str]:

@@ -1,0 +1,203 @@
+"""TLS per registry: which CAs to trust and which client certificate to show.
+
+Trust is the CA bundle requests uses by default (certifi, or `REQUESTS_CA_BUNDLE`), plus
+`SHIPMARK_CA_FILE`, plus the `*.crt` files of the registry's certs.d directory; the client
+certificate is the `*.cert` + `*.key` pair of that directory. So a registry that works for
+`docker pull` or `podman pull` on the machine works for shipmark without further settings.
+
+certs.d follows containers-certs.d(5), which reads Docker's directory last: the first root
+holding a directory named after the registry (`HOST:PORT`, or `HOST` for the default port)
+is the only one read:
+  1. $XDG_CONFIG_HOME/containers/certs.d (~/.config/containers/certs.d)
+  2. /etc/containers/certs.d
+  3. /etc/docker/certs.d
+`SHIPMARK_CERTS_DIR` replaces that list (one or more roots, separated by `os.pathsep`).
+In a directory, every `*.crt` is a CA, and `x.cert` needs `x.key` beside it (and the reverse),
+as Docker requires. Python's ssl module presents one client certificate, so with several pairs
+the first by name is used. Encrypted keys are refused rather than prompted for.
+"""
+
+import logging
+import os
+import ssl
+import threading
+from pathlib import Path
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+from ...errors import InputError
+from .. import CERTS_DIR_VAR
+
+log = logging.getLogger("shipmark.registry")
+
+
+def default_certs_roots(environ: Mapping[str, str]) -> Tuple[str, ...]:
+    """The certs.d roots in containers-certs.d(5) order, or SHIPMARK_CERTS_DIR's instead."""
+    chosen = environ.get(CERTS_DIR_VAR)
+    if chosen is not None:
+        return tuple(p for p in chosen.split(os.pathsep) if p)
+    config = environ.get("XDG_CONFIG_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".config")
+    return (os.path.join(config, "containers", "certs.d"), "/etc/containers/certs.d",
+            "/etc/docker/certs.d")
+
+
+def certs_dir_for(host: str, roots: Sequence[str]) -> Optional[Path]:
+    """The certs.d directory of `host` (as written in image references): the first root
+    that has one wins."""
+    for root in roots:
+        candidate = Path(root) / host
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+class TLSConfig:
+    """What one registry's connections trust and present, as an SSLContext built once.
+
+    Passed as requests' `verify` value; transport.TLSAdapter gives the context to urllib3."""
+
+    def __init__(self, ca_files: Sequence[str] = (), client_cert: Optional[Tuple[str, str]] = None,
+                 verify: bool = True, base_bundle: Optional[str] = None,
+                 certs_dir: Optional[Path] = None):
+        self.ca_files = tuple(ca_files)
+        self.client_cert = client_cert
+        self.verify = verify
+        self.certs_dir = certs_dir
+        self.ssl_context = self._build(base_bundle)
+
+    def _build(self, base_bundle: Optional[str]) -> ssl.SSLContext:
+        from urllib3.util.ssl_ import create_urllib3_context
+
+        context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED if self.verify
+                                         else ssl.CERT_NONE)
+        if self.verify:
+            context.check_hostname = True
+            _load_cas(context, base_bundle or _requests_bundle(), "the default CA bundle")
+            for path in self.ca_files:
+                _load_cas(context, path, "CA file")
+        else:
+            context.check_hostname = False
+            import urllib3
+            # Named insecure on purpose: no warning on every request (Docker prints none).
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        if self.client_cert:
+            cert, key = self.client_cert
+            try:
+                context.load_cert_chain(cert, key, password=_refuse_password(key))
+            except (ssl.SSLError, OSError) as exc:
+                if isinstance(exc, _EncryptedKey):
+                    raise InputError(f"client key {key} is encrypted",
+                                     "store the key without a passphrase, as Docker and "
+                                     "Podman need it too (openssl pkey -in KEY -out KEY)"
+                                     ) from None
+                raise InputError(f"cannot use client certificate {cert} with key {key} "
+                                 f"({_reason(exc)})",
+                                 "check that both are PEM files and that the key belongs "
+                                 "to the certificate") from None
+        return context
+
+    def describe(self) -> str:
+        parts = []
+        if self.certs_dir:
+            parts.append(f"certs.d {self.certs_dir}")
+        elif self.ca_files:
+            parts.append(f"CA file {', '.join(self.ca_files)}")
+        if not self.verify:
+            parts.append("unverified (insecure registry)")
+        return "; ".join(parts) or "default CAs"
+
+
+class TLSSettings:
+    """Builds and remembers the TLSConfig of each registry host, thread-safely.
+
+    `ca_file` adds to every registry's trust; `certs_roots` are searched per host;
+    `unverified` hosts (named insecure) skip certificate checks, as Docker does for them.
+    `for_host` returns True (requests' own default context) when nothing differs from it."""
+
+    def __init__(self, ca_file: Optional[str] = None, certs_roots: Sequence[str] = (),
+                 base_bundle: Optional[str] = None):
+        self._ca_file = ca_file
+        self._roots = tuple(certs_roots)
+        self._base = base_bundle
+        self._lock = threading.Lock()
+        self._configs: Dict[Tuple[str, bool], object] = {}
+
+    def for_host(self, host: str, verify: bool = True):
+        key = (host, verify)
+        with self._lock:
+            if key in self._configs:
+                return self._configs[key]
+        found = self._make(host, verify)
+        with self._lock:
+            return self._configs.setdefault(key, found)
+
+    def certs_dir(self, host: str) -> Optional[Path]:
+        return certs_dir_for(host, self._roots)
+
+    def _make(self, host: str, verify: bool):
+        directory = certs_dir_for(host, self._roots)
+        ca_files = [self._ca_file] if self._ca_file else []
+        client = None
+        if directory is not None:
+            dir_cas, client = read_certs_dir(directory)
+            ca_files += dir_cas
+            log.debug("TLS for %s from %s (CA files: %d%s)", host, directory, len(dir_cas),
+                      ", a client certificate" if client else "")
+        if verify and not client and not ca_files and not self._base:
+            return True
+        return TLSConfig(ca_files, client, verify, self._base, directory)
+
+
+def read_certs_dir(directory: Path) -> Tuple[list, Optional[Tuple[str, str]]]:
+    """(CA files, first client (cert, key) pair) of one certs.d directory."""
+    try:
+        names = sorted(p.name for p in directory.iterdir() if p.is_file())
+    except OSError as exc:
+        raise InputError(f"cannot read certs.d directory {directory} ({_reason(exc)})",
+                         "check its permissions") from None
+    cas = [str(directory / n) for n in names if n.endswith(".crt")]
+    pairs = []
+    for name in names:
+        stem, ext = os.path.splitext(name)
+        if ext == ".cert":
+            if stem + ".key" not in names:
+                raise InputError(f"client certificate {directory / name} has no key "
+                                 f"{stem}.key beside it",
+                                 "put the key next to it, or remove the certificate")
+            pairs.append((str(directory / name), str(directory / (stem + ".key"))))
+        elif ext == ".key" and stem + ".cert" not in names:
+            raise InputError(f"client key {directory / name} has no certificate "
+                             f"{stem}.cert beside it",
+                             "put the certificate next to it, or remove the key")
+    if len(pairs) > 1:
+        log.info("certs.d %s holds %d client certificates; using %s", directory, len(pairs),
+                 pairs[0][0])
+    return cas, (pairs[0] if pairs else None)
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _refuse_password(key: str):
+    def ask():
+        raise _EncryptedKey(key)
+    return ask
+
+
+def _load_cas(context: ssl.SSLContext, path: str, what: str) -> None:
+    try:
+        context.load_verify_locations(cafile=path)
+    except (ssl.SSLError, OSError) as exc:
+        raise InputError(f"cannot read {what} {path} ({_reason(exc)})",
+                         "point it at a PEM file of CA certificates") from None
+
+
+def _requests_bundle() -> str:
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+    return DEFAULT_CA_BUNDLE_PATH
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
