@@ -84,12 +84,11 @@ class TLSConfig:
             cert, key = self.client_cert
             try:
                 context.load_cert_chain(cert, key, password=_refuse_password(key))
+            except _EncryptedKey:
+                raise InputError(f"client key {key} is encrypted",
+                                 "store the key without a passphrase, as Docker and Podman "
+                                 "need it too (openssl pkey -in KEY -out PLAIN_KEY)") from None
             except (ssl.SSLError, OSError) as exc:
-                if isinstance(exc, _EncryptedKey):
-                    raise InputError(f"client key {key} is encrypted",
-                                     "store the key without a passphrase, as Docker and "
-                                     "Podman need it too (openssl pkey -in KEY -out KEY)"
-                                     ) from None
                 raise InputError(f"cannot use client certificate {cert} with key {key} "
                                  f"({_reason(exc)})",
                                  "check that both are PEM files and that the key belongs "

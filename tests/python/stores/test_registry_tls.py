@@ -1,0 +1,166 @@
+"""Registry connections as Docker and Podman make them: the HTTPS-then-HTTP rule for loopback
+and named-insecure registries (probed once), certs.d directories, TLS mismatches in one line,
+and proxy variables for registry and token service alike. Real registries on 127.0.0.1."""
+
+import subprocess
+import threading
+import uuid
+
+import pytest
+import requests
+
+import servers
+from forwardproxy import ForwardProxy
+from shipmark.core.ref import parse
+from shipmark.errors import InputError, RegistryError
+from shipmark.stores.registry import RegistryStore
+from shipmark.stores.registry.tls import certs_dir_for, default_certs_roots
+from shipmark.stores.registry.transport import https_only_answer
+
+CREDS = (servers.TEST_USER, servers.TEST_PASSWORD)
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def _repo(server, host=None):
+    return parse(f"{host or server.host}/shipmark-tls/{uuid.uuid4().hex[:12]}", default_tag=None)
+
+
+# -- certs.d -----------------------------------------------------------------------------------
+
+def test_certs_roots_follow_containers_certs_d_order():
+    assert default_certs_roots({"HOME": "/home/ci"}) == (
+        "/home/ci/.config/containers/certs.d", "/etc/containers/certs.d", "/etc/docker/certs.d")
+    assert default_certs_roots({"XDG_CONFIG_HOME": "/x"})[0] == "/x/containers/certs.d"
+    assert default_certs_roots({"SHIPMARK_CERTS_DIR": "/a:/b", "HOME": "/h"}) == ("/a", "/b")
+    assert default_certs_roots({"SHIPMARK_CERTS_DIR": ""}) == ()
+
+
+def test_first_root_holding_the_registry_directory_is_the_one_read(tmp_path):
+    for root in ("user", "containers", "docker"):
+        (tmp_path / root).mkdir()
+    (tmp_path / "containers" / "reg.example:5000").mkdir()
+    (tmp_path / "docker" / "reg.example:5000").mkdir()
+    roots = [str(tmp_path / r) for r in ("user", "containers", "docker")]
+    assert certs_dir_for("reg.example:5000", roots) == tmp_path / "containers" / "reg.example:5000"
+    assert certs_dir_for("reg.example", roots) is None      # the port is part of the name
+
+
+def test_encrypted_client_key_is_refused_not_prompted_for(tls_files, tmp_path):
+    root = tls_files.certs_d(tmp_path / "certs.d", "reg.example:5000")
+    key = root / "reg.example:5000" / "client.key"
+    subprocess.run(["openssl", "pkey", "-in", str(tls_files.client_key), "-out", str(key),
+                    "-aes256", "-passout", "pass:secret"], check=True, capture_output=True)
+    store = RegistryStore(certs_roots=[str(root)])
+    with pytest.raises(InputError, match="client key .* is encrypted"):
+        store._tls_for("reg.example:5000")
+    store.close()
+
+
+# -- the HTTPS-then-HTTP rule ------------------------------------------------------------------
+
+def test_plain_loopback_registry_is_probed_once_for_many_threads(registry2):
+    store = RegistryStore()
+    probes = []
+    real_probe = store._probe_scheme
+    store._probe_scheme = lambda host: probes.append(host) or real_probe(host)
+    repo = _repo(registry2)
+    servers.push_image(store, repo, "v1", seed="probe")
+    fresh = RegistryStore()
+    fresh._probe_scheme = lambda host: probes.append(host) or real_probe(host)
+    barrier = threading.Barrier(16)
+
+    def read():
+        barrier.wait()
+        return fresh.list_tags(repo)
+
+    threads = [threading.Thread(target=read) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert probes == [registry2.host, registry2.host]   # one per store, not one per thread
+    assert fresh.scheme(registry2.host) == "http"
+    store.close()
+    fresh.close()
+
+
+def test_loopback_tls_registry_keeps_verification(registry2_tls_basic, tls_files):
+    repo = _repo(registry2_tls_basic)
+    store = RegistryStore(creds_for=lambda host: CREDS)
+    with pytest.raises(RegistryError, match="TLS verification failed") as err:
+        store.list_tags(repo)
+    assert "SHIPMARK_CA_FILE" in err.value.hint
+    assert store.scheme(repo.registry) == "https"          # never HTTP for a TLS server
+    store.close()
+    trusting = RegistryStore(creds_for=lambda host: CREDS, ca_file=str(tls_files.ca))
+    servers.push_image(trusting, repo, "v1", seed="verified")
+    assert trusting.list_tags(repo) == ["v1"]
+    trusting.close()
+
+
+def test_named_insecure_tls_registry_is_used_unverified_as_docker_does(registry2_tls_basic):
+    repo = _repo(registry2_tls_basic)
+    store = RegistryStore(creds_for=lambda host: CREDS, insecure_registries=["127.0.0.1"])
+    servers.push_image(store, repo, "v1", seed="insecure")
+    assert store.list_tags(repo) == ["v1"] and store.scheme(repo.registry) == "https"
+    store.close()
+
+
+# -- plain HTTP to an HTTPS-only server --------------------------------------------------------
+
+def test_https_only_answer_is_recognised_for_get_and_head(registry2_tls_basic, registry2):
+    url = f"http://{registry2_tls_basic.host}/v2/"
+    assert https_only_answer(requests.get(url, timeout=10))
+    assert https_only_answer(requests.head(url, timeout=10))
+    for method in ("GET", "HEAD"):   # an ordinary 400 of a plain registry is not one
+        bad = requests.request(method, f"{registry2.url}/v2/x/blobs/sha256:zz", timeout=10)
+        assert bad.status_code == 400 and not https_only_answer(bad)
+
+
+def test_plain_http_to_an_https_only_registry_says_so(registry2_tls_basic):
+    """The registry switched to TLS after this store found plain HTTP there."""
+    repo = _repo(registry2_tls_basic)
+    store = RegistryStore(creds_for=lambda host: CREDS)
+    store._schemes[repo.registry] = "http"
+    for call in (lambda: store.head_manifest(repo.with_tag("v1")), lambda: store.list_tags(repo)):
+        with pytest.raises(RegistryError, match="speaks only HTTPS but got a plain HTTP request"):
+            call()
+    store.close()
+
+
+# -- proxies -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.lower(), raising=False)
+    return monkeypatch
+
+
+def test_proxy_variables_apply_to_registry_and_token_service(
+        registry2_mtls_token, registry2, tls_files, tmp_path, no_proxy_env):
+    host = f"localhost:{registry2_mtls_token.port}"
+    roots = [str(tls_files.certs_d(tmp_path / "certs.d", host))]
+    token_host = registry2_mtls_token.token_server.realm.split("/")[2]
+    with ForwardProxy() as proxy:
+        no_proxy_env.setenv("HTTPS_PROXY", proxy.url)
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        store = RegistryStore(creds_for=lambda h: CREDS, certs_roots=roots)
+        tls_repo = _repo(registry2_mtls_token, host)
+        servers.push_image(store, tls_repo, "v1", seed="proxied")
+        plain_repo = _repo(registry2)
+        servers.push_image(store, plain_repo, "v1", seed="proxied")
+        assert store.list_tags(tls_repo) == ["v1"] and store.list_tags(plain_repo) == ["v1"]
+        store.close()
+        # HTTPS through CONNECT tunnels: the registry, its token service, the probe of the
+        # plain registry; plain HTTP as absolute-URI requests.
+        assert {host, token_host, registry2.host} <= set(proxy.targets("CONNECT"))
+        assert registry2.host in proxy.targets("GET") and registry2.host in proxy.targets("PUT")
+
+        no_proxy_env.setenv("NO_PROXY", "localhost,127.0.0.1")
+        before = len(proxy.seen)
+        store = RegistryStore(creds_for=lambda h: CREDS, certs_roots=roots)
+        assert store.list_tags(tls_repo) == ["v1"] and store.list_tags(plain_repo) == ["v1"]
+        store.close()
+        assert len(proxy.seen) == before
