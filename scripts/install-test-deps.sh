@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4 and
-# chromium; crane, oras, regctl and the OCI distribution-spec conformance suite built with Go;
-# the Python package with its test extras into the virtual environment .venv (SHIPMARK_VENV
-# overrides the place), as the README installs it: a stock Debian 12 / Ubuntu 24.04 Python
-# refuses system-wide pip installs (PEP 668).
+# Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4,
+# chromium and openssl (test CAs and certificates); crane, oras, regctl and the OCI
+# distribution-spec conformance suite built with Go; the Python package with its test extras
+# into the virtual environment .venv (SHIPMARK_VENV overrides the place), as the README
+# installs it: a stock Debian 12 / Ubuntu 24.04 Python refuses system-wide pip installs
+# (PEP 668).
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ command -v groovy >/dev/null || need_apt+=(groovy)
 [ -f /usr/share/java/junit4.jar ] || need_apt+=(junit4)
 command -v chromium >/dev/null || need_apt+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)   # Debian splits venv out
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-test-deps: missing ${need_apt[*]}; run as root or: sudo apt-get install -y ${need_apt[*]}" >&2

@@ -13,13 +13,16 @@ import static org.junit.Assert.assertTrue
  * real Docker Registry 2.8 on loopback; skopeo and oras then check the tags and records.
  *
  * Skipped unless SHIPMARK_E2E_REGISTRY=host:port names a running registry and `shipmark` is on
- * PATH. The service repository's scripts are stand-ins written by the test: build-and-push makes
+ * PATH. With SHIPMARK_E2E_CA_FILE (the CA of a registry serving HTTPS, as scripts/test.sh starts
+ * it) the helper trusts that CA through SHIPMARK_CA_FILE and oras through --ca-file; without it
+ * the registry is plain HTTP on loopback. The service repository's scripts are stand-ins written by the test: build-and-push makes
  * a one-layer image as an OCI layout and pushes it with skopeo copy (or crane push), the test
  * scripts write passing JUnit XML. The policy is the example's own shipmark.yaml.
  */
 class EndToEndTests {
 
     static final String REGISTRY = System.getenv('SHIPMARK_E2E_REGISTRY')
+    static final String CA_FILE = System.getenv('SHIPMARK_E2E_CA_FILE')
     static final File EXAMPLES = new File(PipelineHarness.ROOT, 'examples/service')
 
     String repo
@@ -70,8 +73,12 @@ class EndToEndTests {
             GIT_COMMIT                  : '0123abc' + '4' * 33,
             GIT_BRANCH                  : 'origin/master',
             GIT_URL                     : 'https://gitlab.example.com/team/app.git',
-            SHIPMARK_INSECURE_REGISTRIES: REGISTRY.split(':')[0],
         ])
+        // The helper verifies the registry's certificate against the CA, as an agent would;
+        // a plain registry on loopback needs no setting (HTTPS is tried first, then HTTP).
+        if (CA_FILE) {
+            h.baseEnv.SHIPMARK_CA_FILE = CA_FILE
+        }
         h.baseEnv.remove('JENKINS_URL')   // no Jenkins here: the helper's Jenkins updates have nothing to reach
         h.currentBuild.number = number
         h.credentials['docker-registry'] = [username: 'ci', password: 'unused-by-an-open-registry']
@@ -168,7 +175,8 @@ XML
         }
         if (onPath('oras')) {
             // oras reads the referrers index that shipmark keeps for other OCI clients (Registry 2.8 has no referrers API).
-            Map found = (Map) new JsonSlurper().parseText(run([onPath('oras'), 'discover', '--plain-http', '--format', 'json', image]))
+            List<String> tls = CA_FILE ? ['--ca-file', CA_FILE] : ['--plain-http']
+            Map found = (Map) new JsonSlurper().parseText(run([onPath('oras'), 'discover', *tls, '--format', 'json', image]))
             List<Map> records = ((List) (found.referrers ?: found.manifests ?: [])).findAll { it.artifactType == 'application/vnd.shipmark.record.v1+json' }
             Set<String> seen = records.collect { Map r ->
                 Map a = (Map) (r.annotations ?: [:])
