@@ -121,3 +121,12 @@ def test_a_half_client_pair_in_certs_d_is_an_input_error(registry2_mtls_token, t
     assert run.code == 2, run.err
     assert ("has no key client.key" if broken == "no key"
             else "has no certificate client.cert") in run.err
+
+
+def test_a_ca_file_that_is_not_pem_is_an_input_error(registry2_tls_basic, sm, env, tmp_path):
+    broken = tmp_path / "ca.pem"
+    broken.write_text("not a certificate\n")
+    env.setenv("SHIPMARK_CA_FILE", str(broken))
+    run = sm("pick", f"{registry2_tls_basic.host}/app/x", "--channel", "testing")
+    assert run.code == 2, run.err
+    assert f"cannot read CA file {broken}" in run.err and "Traceback" not in run.err

@@ -194,7 +194,7 @@ def test_ca_file_setting(tmp_path, monkeypatch, tls_files):
     monkeypatch.setenv("SHIPMARK_CA_FILE", str(broken))
     store = open_store(parse("registry.example/app:1"))
     with pytest.raises(InputError, match="cannot read CA file"):
-        store._tls_for("registry.example")
+        store._tls_for("registry.example").ssl_context   # built on the first HTTPS use
     store.close()
     monkeypatch.setenv("SHIPMARK_CA_FILE", str(tls_files.ca))
     store = open_store(parse("registry.example/app:1"))

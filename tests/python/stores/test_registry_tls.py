@@ -52,7 +52,7 @@ def test_encrypted_client_key_is_refused_not_prompted_for(tls_files, tmp_path):
                     "-aes256", "-passout", "pass:secret"], check=True, capture_output=True)
     store = RegistryStore(certs_roots=[str(root)])
     with pytest.raises(InputError, match="client key .* is encrypted"):
-        store._tls_for("reg.example:5000")
+        store._tls_for("reg.example:5000").ssl_context
     store.close()
 
 

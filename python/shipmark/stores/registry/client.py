@@ -28,6 +28,7 @@ import json
 import logging
 import threading
 import time
+import warnings
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -42,7 +43,7 @@ from ..base import ReferrersAnswer
 from ..cache import ManifestCache
 from .auth import Authenticator, CredsFn, auth_error, scope_for
 from .. import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR
-from .tls import TLSSettings
+from .tls import TLSConfig, TLSSettings
 from .transport import (CLIENT_CERT, DEFAULT_TIMEOUT, PLAIN, UNTRUSTED, Proxies, StreamBody,
                         causes, env_ca_bundle, https_only_answer, make_session, sanitize_url,
                         tls_failure)
@@ -100,6 +101,7 @@ class RegistryStore:
         self._lock = threading.Lock()
         self._schemes: Dict[str, str] = {}              # api host -> "https" | "http"
         self._scheme_gates: Dict[str, threading.Lock] = {}
+        self._probe_tls: Optional[TLSConfig] = None
 
     # -- Store: manifests ---------------------------------------------------------------------
 
@@ -352,14 +354,23 @@ class RegistryStore:
             return found or "https"
 
     def _probe_scheme(self, host: str) -> Optional[str]:
-        """HTTPS if the server answers TLS (whatever the status, or a certificate it cannot
-        prove: the request will say so), HTTP if it answers the handshake in plain HTTP, None
-        when it cannot be reached (the request will say so, and the next one probes again)."""
+        """HTTPS if the server answers TLS (whatever the status; any certificate problem is
+        for the request itself to report), HTTP if it answers the handshake in plain HTTP,
+        None when it cannot be reached (the request will say so; the next one probes again).
+
+        The probe neither verifies nor shows a client certificate: it only asks whether TLS
+        is spoken, and loading the CA bundle for it (~60 ms) would be wasted on plain-HTTP
+        registries. Its `GET /v2/` carries no credentials."""
         url = f"https://{host}/v2/"
         started = time.monotonic()
+        if self._probe_tls is None:
+            self._probe_tls = TLSConfig(verify=False)
         try:
-            resp = self._session.get(url, timeout=self._timeout, verify=self._tls_for(host),
-                                     proxies=self._proxies.for_url(url), allow_redirects=False)
+            with warnings.catch_warnings():  # unverified on purpose, see above
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                resp = self._session.get(url, timeout=self._timeout, verify=self._probe_tls,
+                                         proxies=self._proxies.for_url(url),
+                                         allow_redirects=False)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             failure = tls_failure(exc)
             if failure is None:

@@ -52,7 +52,8 @@ def certs_dir_for(host: str, roots: Sequence[str]) -> Optional[Path]:
 
 
 class TLSConfig:
-    """What one registry's connections trust and present, as an SSLContext built once.
+    """What one registry's connections trust and present, as an SSLContext built on the first
+    HTTPS connection (loading a CA bundle takes ~60 ms: plain-HTTP registries never pay it).
 
     Passed as requests' `verify` value; transport.TLSAdapter gives the context to urllib3."""
 
@@ -63,7 +64,16 @@ class TLSConfig:
         self.client_cert = client_cert
         self.verify = verify
         self.certs_dir = certs_dir
-        self.ssl_context = self._build(base_bundle)
+        self._base_bundle = base_bundle
+        self._context: Optional[ssl.SSLContext] = None
+        self._lock = threading.Lock()
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._context is None:
+                self._context = self._build(self._base_bundle)
+            return self._context
 
     def _build(self, base_bundle: Optional[str]) -> ssl.SSLContext:
         from urllib3.util.ssl_ import create_urllib3_context
@@ -77,9 +87,6 @@ class TLSConfig:
                 _load_cas(context, path, "CA file")
         else:
             context.check_hostname = False
-            import urllib3
-            # Named insecure on purpose: no warning on every request (Docker prints none).
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         if self.client_cert:
             cert, key = self.client_cert
             try:
@@ -94,16 +101,6 @@ class TLSConfig:
                                  "check that both are PEM files and that the key belongs "
                                  "to the certificate") from None
         return context
-
-    def describe(self) -> str:
-        parts = []
-        if self.certs_dir:
-            parts.append(f"certs.d {self.certs_dir}")
-        elif self.ca_files:
-            parts.append(f"CA file {', '.join(self.ca_files)}")
-        if not self.verify:
-            parts.append("unverified (insecure registry)")
-        return "; ".join(parts) or "default CAs"
 
 
 class TLSSettings:
@@ -144,6 +141,10 @@ class TLSSettings:
                       ", a client certificate" if client else "")
         if verify and not client and not ca_files and not self._base:
             return True
+        if not verify:
+            import urllib3
+            # Named insecure on purpose: no warning on every request (Docker prints none).
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return TLSConfig(ca_files, client, verify, self._base, directory)
 
 

@@ -75,7 +75,9 @@ class TLSAdapter(HTTPAdapter):
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
         if not isinstance(verify, TLSConfig):
             return super().build_connection_pool_key_attributes(request, verify, cert)
-        host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, True)
+        if host_params["scheme"] != "https":
+            return host_params, pool_kwargs
         return host_params, {"ssl_context": verify.ssl_context,
                              "cert_reqs": "CERT_REQUIRED" if verify.verify else "CERT_NONE"}
 
