@@ -164,3 +164,27 @@ def test_proxy_variables_apply_to_registry_and_token_service(
         assert store.list_tags(tls_repo) == ["v1"] and store.list_tags(plain_repo) == ["v1"]
         store.close()
         assert len(proxy.seen) == before
+
+
+# -- the token service: TLS mismatches ---------------------------------------------------------
+
+@pytest.mark.parametrize("mismatch", ["https realm, plain server", "http realm, HTTPS server"])
+def test_token_service_tls_mismatch_is_one_clear_line(tmp_path, registry2_tls_basic, mismatch):
+    token_server = servers.TokenServer(tmp_path / "token").start()
+    auth = token_server.registry_auth()
+    if mismatch == "https realm, plain server":
+        auth["token"]["realm"] = token_server.realm.replace("http://", "https://")
+        expected = "does not speak TLS"
+    else:   # a Go HTTPS server (here a TLS registry) answers plain HTTP with its 400
+        auth["token"]["realm"] = f"http://{registry2_tls_basic.host}/token"
+        expected = "speaks only HTTPS, but the registry names an http:// realm"
+    server = servers.start_registry2(tmp_path / "registry", auth=auth)
+    store = RegistryStore(creds_for=lambda host: CREDS)
+    try:
+        with pytest.raises(RegistryError, match=expected) as err:
+            store.list_tags(_repo(server))
+        assert "auth.token" in err.value.hint
+    finally:
+        store.close()
+        server.stop()
+        token_server.stop()

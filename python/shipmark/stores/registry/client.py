@@ -489,8 +489,9 @@ class RegistryStore:
             return RegistryError(
                 f"TLS verification failed for registry {host}: {detail} ({where})",
                 f"set {CA_FILE_VAR} to the CA bundle that signed its certificate, or put it "
-                f"in {place}/ca.crt; reach the registry under a name its certificate holds; "
-                f"if it serves plain HTTP, add {host} to {INSECURE_VAR}")
+                f"in {place}/ca.crt, and use a registry name its certificate holds; to skip "
+                f"the check, as Docker does for insecure registries, add {host} to "
+                f"{INSECURE_VAR}")
         if kind == CLIENT_CERT:
             config = self._tls_for(host)
             shown = getattr(config, "client_cert", None)
