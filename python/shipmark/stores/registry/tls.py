@@ -6,8 +6,8 @@ certificate is the `*.cert` + `*.key` pair of that directory. So a registry that
 `docker pull` or `podman pull` on the machine works for shipmark without further settings.
 
 certs.d follows containers-certs.d(5), which reads Docker's directory last: the first root
-holding a directory named after the registry (`HOST:PORT`, or `HOST` for the default port)
-is the only one read:
+holding a directory named after the registry as image names spell it (`HOST:PORT`, or `HOST`
+when they carry no port) is the only one read:
   1. $XDG_CONFIG_HOME/containers/certs.d (~/.config/containers/certs.d)
   2. /etc/containers/certs.d
   3. /etc/docker/certs.d
@@ -107,8 +107,8 @@ class TLSSettings:
     """Builds and remembers the TLSConfig of each registry host, thread-safely.
 
     `ca_file` adds to every registry's trust; `certs_roots` are searched per host;
-    `unverified` hosts (named insecure) skip certificate checks, as Docker does for them.
-    `for_host` returns True (requests' own default context) when nothing differs from it."""
+    `for_host(host, verify=False)`, for hosts named insecure, skips certificate checks as
+    Docker does for them. It returns True (requests' own default) when nothing differs."""
 
     def __init__(self, ca_file: Optional[str] = None, certs_roots: Sequence[str] = (),
                  base_bundle: Optional[str] = None):
