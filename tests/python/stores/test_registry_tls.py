@@ -84,6 +84,40 @@ def test_plain_loopback_registry_is_probed_once_for_many_threads(registry2):
     fresh.close()
 
 
+def test_threads_waiting_on_a_failed_probe_do_not_repeat_it():
+    """A loopback port that accepts connections and never answers: one probe times out, and
+    the threads that waited for it go on to their own (failing) requests in parallel."""
+    import socket
+
+    from shipmark.stores.registry.transport import make_retry
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        store = RegistryStore(timeout=(1.0, 0.3), retries=make_retry(total=0))
+        probes, errors = [], []
+        real_probe = store._probe_scheme
+        store._probe_scheme = lambda h: probes.append(h) or real_probe(h)
+        barrier = threading.Barrier(6)
+
+        def read():
+            barrier.wait()
+            try:
+                store.list_tags(parse(f"{host}/app", default_tag=None))
+            except RegistryError as exc:
+                errors.append(exc.message)
+
+        threads = [threading.Thread(target=read) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        store.close()
+    assert probes == [host]
+    assert len(errors) == 6 and all("did not answer in time" in e for e in errors)
+
+
 def test_loopback_tls_registry_keeps_verification(registry2_tls_basic, tls_files):
     repo = _repo(registry2_tls_basic)
     store = RegistryStore(creds_for=lambda host: CREDS)

@@ -101,6 +101,7 @@ class RegistryStore:
         self._lock = threading.Lock()
         self._schemes: Dict[str, str] = {}              # api host -> "https" | "http"
         self._scheme_gates: Dict[str, threading.Lock] = {}
+        self._probe_failed: Dict[str, float] = {}       # api host -> when a probe failed
         self._probe_tls: Optional[TLSConfig] = None
 
     # -- Store: manifests ---------------------------------------------------------------------
@@ -333,10 +334,14 @@ class RegistryStore:
 
     def scheme(self, registry: str) -> str:
         """"https", or "http" for a registry that may answer in plain HTTP and does not speak
-        TLS. Probed once per registry: the first thread probes, the others wait for it."""
+        TLS. Probed once per registry: the first thread probes, the others wait for it. When
+        the registry cannot be reached, the threads that waited do not probe again one after
+        the other (a hung server would cost each of them the timeout): their requests say
+        what is wrong, and a later request probes afresh."""
         if not self.allows_plain_http(registry):
             return "https"
         host = api_host(registry)
+        asked = time.monotonic()
         with self._lock:
             known = self._schemes.get(host)
             gate = self._scheme_gates.setdefault(host, threading.Lock())
@@ -345,12 +350,17 @@ class RegistryStore:
         with gate:
             with self._lock:
                 known = self._schemes.get(host)
+                failed = self._probe_failed.get(host, float("-inf"))
             if known:
                 return known
+            if failed > asked:
+                return "https"
             found = self._probe_scheme(host)
-            if found:
-                with self._lock:
+            with self._lock:
+                if found:
                     self._schemes[host] = found
+                else:
+                    self._probe_failed[host] = time.monotonic()
             return found or "https"
 
     def _probe_scheme(self, host: str) -> Optional[str]:
