@@ -45,8 +45,8 @@ from .auth import Authenticator, CredsFn, auth_error, scope_for
 from .. import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR
 from .tls import TLSConfig, TLSSettings
 from .transport import (CLIENT_CERT, DEFAULT_TIMEOUT, PLAIN, UNTRUSTED, Proxies, StreamBody,
-                        causes, env_ca_bundle, https_only_answer, make_session, sanitize_url,
-                        tls_failure)
+                        causes, env_ca_bundle, https_only_answer, make_session,
+                        release_frames, sanitize_url, tls_failure)
 
 log = logging.getLogger("shipmark.registry")
 
@@ -383,6 +383,7 @@ class RegistryStore:
                                          allow_redirects=False)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             failure = tls_failure(exc)
+            release_frames(exc)
             if failure is None:
                 return None
             found = "http" if failure[0] == PLAIN else "https"

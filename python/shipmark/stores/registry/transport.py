@@ -15,6 +15,7 @@ contexts, so each registry's connections are pooled with its own context.
 
 import ssl
 import threading
+import traceback
 from typing import Iterator, Optional
 from urllib.parse import urlsplit, urlunsplit
 
@@ -157,6 +158,16 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
                     *(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))):
             if isinstance(nxt, BaseException):
                 todo.append(nxt)
+
+
+def release_frames(exc: BaseException) -> None:
+    """Clear the finished frames exc and its causes hold. urllib3 keeps a raised error in a
+    local of the frame it raises from: a cycle that, through each frame's caller, keeps
+    everything up the stack alive until the garbage collector runs. After an error that is
+    expected (the scheme probe of a plain registry), callers' objects must go when they end."""
+    for cause in causes(exc):
+        if cause.__traceback__ is not None:
+            traceback.clear_frames(cause.__traceback__)
 
 
 def tls_failure(exc: BaseException):
