@@ -16,6 +16,7 @@ this plain registry and for one serving HTTPS, against a plain `GET /v2/` on a f
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,12 +53,17 @@ def export_python(rev: str, into: Path) -> Path:
 
 
 def run(argv, env):
+    """(wall seconds, CPU seconds of the child, its stderr). CPU time moves far less than
+    wall time when other work shares the machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.strip()[-500:]}")
-    return elapsed, proc.stderr
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, proc.stderr
 
 
 def counts(log: str):
@@ -94,25 +100,30 @@ def main():
         envs = {name: dict(base_env, PYTHONPATH=str(tree), SHIPMARK_CACHE_DIR=str(work / f"cache-{i}"))
                 for i, (name, tree) in enumerate(trees.items())}
         times = {name: [] for name in trees}
+        cpus = {name: [] for name in trees}
         for name, env in envs.items():   # warm the caches (manifests by digest, version tags)
             run([sys.executable, "-c", COUNTING, *pick], env)
         for i in range(args.runs):
             order = list(envs.items())
             for name, env in (order if i % 2 else reversed(order)):   # ABBA: no order bias
-                times[name].append(run([sys.executable, "-c", COUNTING, *pick], env)[0])
+                wall, cpu, _ = run([sys.executable, "-c", COUNTING, *pick], env)
+                times[name].append(wall)
+                cpus[name].append(cpu)
         print(f"\n`shipmark pick` on Registry 2.8 (plain HTTP, 127.0.0.1), {args.tags} tags, "
               f"warm cache, median of {args.runs} processes each")
-        print(f"{'tree':<24} {'median s':>9} {'min s':>6} {'ratio':>6} {'connections':>12} "
-              f"{'of them TLS':>12} {'HTTP requests':>14}")
-        peer = statistics.median(times[list(trees)[1]])
+        print(f"{'tree':<24} {'wall s':>7} {'ratio':>6} {'CPU s':>6} {'ratio':>6} "
+              f"{'connections':>12} {'of them TLS':>12} {'HTTP requests':>14}")
+        peer = list(trees)[1]
         for name, env in envs.items():
-            log = run([sys.executable, "-c", COUNTING, *pick], env)[1]
-            conns, tls, reqs = counts(log)
-            med = statistics.median(times[name])
-            print(f"{name:<24} {med:9.3f} {min(times[name]):6.3f} {med / peer:6.2f} {conns:12d} "
-                  f"{tls:12d} {reqs:14d}")
-        ours, theirs = (statistics.median(times[n]) for n in trees)
-        print(f"difference of medians: {1000 * (ours - theirs):+.1f} ms per process")
+            conns, tls, reqs = counts(run([sys.executable, "-c", COUNTING, *pick], env)[2])
+            wall, cpu = statistics.median(times[name]), statistics.median(cpus[name])
+            print(f"{name:<24} {wall:7.3f} {wall / statistics.median(times[peer]):6.2f} "
+                  f"{cpu:6.3f} {cpu / statistics.median(cpus[peer]):6.2f} {conns:12d} {tls:12d} "
+                  f"{reqs:14d}")
+        ours, theirs = list(trees)
+        print("difference of medians per process: wall "
+              f"{1000 * (statistics.median(times[ours]) - statistics.median(times[theirs])):+.1f} ms, "
+              f"CPU {1000 * (statistics.median(cpus[ours]) - statistics.median(cpus[theirs])):+.1f} ms")
         probe_alone(server, work, args.runs)
     finally:
         server.stop()
