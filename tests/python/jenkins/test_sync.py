@@ -6,7 +6,7 @@ from jenkins_support import TOKEN, build_url
 
 from shipmark.core.ref import parse
 from shipmark.ops import images as image_ops
-from shipmark.ops.jenkins_sync import merge_description
+from shipmark.ops.description import merge_description
 from shipmark.stores.ocidir import OciDirStore
 
 POLICY = "channels:\n  testing: {require: [unit]}\n  stable: {require: [acceptance], after: testing}\n"
