@@ -16,20 +16,22 @@ def call(Map args = [:]) {
         target              : null,                   // name of the environment, recorded with each deployment (required)
         template            : null,                   // Jinja2 template for the deploy files (required)
         outDir              : 'deploy/rendered',      // where the rendered files go; SHIPMARK_RENDER_DIR in apply
+        planFile            : 'shipmark/plan.json',   // where the plan is saved; render and deployed read it
         apply               : null,                   // your shell command that applies the rendered files (required)
         rollback            : true,                   // on apply failure, render and apply the previous deployed set once
         policy              : null,                   // policy file for all services; default: each service's own
         credentialsId       : null,                   // Jenkins username/password credentials for the registry
         jenkinsCredentialsId: null,                   // Jenkins user + API token credentials for Jenkins REST
+        signingKeyCredentialsId: null,                // Jenkins secret file credentials with the key that signs deployment records
     ]
-    String problem = StepArgs.check(defaults, args, 'deployStable', ['services', 'channel', 'target', 'template', 'outDir', 'apply'])
+    String problem = StepArgs.check(defaults, args, 'deployStable', ['services', 'channel', 'target', 'template', 'outDir', 'planFile', 'apply'])
     if (problem) {
         error(problem)
     }
     Map opts = defaults + args
     ShipmarkRunner shipmark = new ShipmarkRunner(this, 'deployStable', opts)
 
-    Outcome plan = shipmark.run('plan', planArgs(opts).toList())
+    Outcome plan = shipmark.run('plan', planArgs(opts).toList(), [], opts.planFile)
     if (plan.refused) {
         error(plan.refusal('deployStable', "nothing eligible for channel ${opts.channel}"))
     }
@@ -42,7 +44,7 @@ def call(Map args = [:]) {
 
     // render and deployed read the saved plan, so they use exactly the images planned above.
     Outcome rendered = shipmark.run('render', planArgs(opts)
-        .option('plan', plan.outFile)
+        .option('plan', opts.planFile)
         .option('template', opts.template)
         .option('out', opts.outDir)
         .toList())
@@ -52,7 +54,7 @@ def call(Map args = [:]) {
 
     int status = applyRendered(opts, false)
     if (status == 0) {
-        Outcome recorded = shipmark.run('deployed', planArgs(opts).option('plan', plan.outFile).toList())
+        Outcome recorded = shipmark.run('deployed', planArgs(opts).option('plan', opts.planFile).toList())
         if (!recorded.ok) {
             error(recorded.failure('deployStable'))
         }
@@ -60,7 +62,7 @@ def call(Map args = [:]) {
         return Plan.images(plan.json)
     }
 
-    ShipmarkArgs failed = planArgs(opts).option('plan', plan.outFile).flag('failed', true)
+    ShipmarkArgs failed = planArgs(opts).option('plan', opts.planFile).flag('failed', true)
     if (opts.rollback) {
         failed.flag('rollback', true).option('template', opts.template).option('out', opts.outDir)
     }

@@ -18,6 +18,7 @@ def call(Map args = [:]) {
         configuration       : null, // where or how the suite ran, e.g. 'staging, firefox'
         credentialsId       : null, // Jenkins username/password credentials for the registry
         jenkinsCredentialsId: null, // Jenkins user + API token credentials for Jenkins REST
+        signingKeyCredentialsId: null, // Jenkins secret file credentials with the key that signs the record
     ]
     String problem = StepArgs.check(defaults, args, 'markImage', ['image', 'suite'])
     if (problem) {

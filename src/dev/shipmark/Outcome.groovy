@@ -34,13 +34,10 @@ class Outcome implements Serializable {
     final int status
     /** The parsed `--json` document, or null when the helper printed none. */
     final Map json
-    /** Where that document is on the agent (for commands that read it back, e.g. `--plan`). */
-    final String outFile
 
-    Outcome(int status, Map json, String outFile = null) {
+    Outcome(int status, Map json) {
         this.status = status
         this.json = json
-        this.outFile = outFile
     }
 
     @NonCPS
