@@ -34,7 +34,7 @@ class PipelineHarness {
     final Map<String, Object> params = [:]
     final FakeBuild currentBuild = new FakeBuild()
 
-    /** Every step call: [step: name, args: what it was called with]. */
+    /** Every step call: [step: name, args: what it was called with, inNode: inside a node block]. */
     final List<Map> calls = []
     /** Every sh call: [script:, env: (Map), status:, returnStatus:, returnStdout:]. */
     final List<Map> shells = []
@@ -58,6 +58,8 @@ class PipelineHarness {
     int bootstraps = 0
     /** Exit status of the bootstrap script in fake mode. */
     int bootstrapStatus = 0
+    /** How many `node` blocks the current call is inside. */
+    int nodeDepth = 0
     /** Execute scripts in bash instead of faking them. */
     boolean realShell = false
     /** Print the log to stderr as it grows (env SHIPMARK_GROOVY_VERBOSE=1). */
@@ -172,7 +174,7 @@ class PipelineHarness {
     // ---------------------------------------------------------------- the step stubs
 
     private void record(String step, Object args) {
-        calls << [step: step, args: plain(args)]
+        calls << [step: step, args: plain(args), inNode: nodeDepth > 0]
     }
 
     /** Step arguments as Jenkins sees them: GStrings become Strings (it coerces them too). */
@@ -301,11 +303,22 @@ class PipelineHarness {
         bind('logRotator') { Map args -> record('logRotator', args); [kind: 'logRotator'] + args }
         bind('node') { Object[] a ->
             record('node', a.length > 1 ? a[0] : null)
-            ((Closure) a[-1]).call()
+            nodeDepth++
+            try {
+                ((Closure) a[-1]).call()
+            } finally {
+                nodeDepth--
+            }
+        }
+        bind('pipeline') { Closure body ->
+            record('pipeline', null)
+            Map<String, Closure> steps = ['node', 'withEnv', 'input', 'error', 'stage'].collectEntries { [(it): (Closure) binding.getVariable(it)] }
+            new DeclarativeStandIn(steps, { Closure c -> c.call() }).run(body)
         }
         bind('stage') { String name, Closure body -> record('stage', name); say("[stage] ${name}"); body.call() }
         bind('timeout') { Map args, Closure body -> record('timeout', args); body.call() }
         bind('timestamps') { Closure body -> record('timestamps', null); body.call() }
+        bind('script') { Closure body -> record('script', null); body.call() }
         bindLibrarySteps()
     }
 
@@ -322,7 +335,7 @@ class PipelineHarness {
     private void bindLibrarySteps() {
         new File(ROOT, 'vars').listFiles().findAll { it.name.endsWith('.groovy') }.each { File f ->
             String step = f.name - '.groovy'
-            binding.setVariable(step, { Map args = [:] -> loadStep(step).call(args) })
+            binding.setVariable(step, { Object[] args -> loadStep(step).invokeMethod('call', args) })
         }
     }
 
