@@ -38,8 +38,10 @@ def call(Map args = [:]) {
     if (!plan.ok) {
         error(plan.failure('deployStable'))
     }
-    for (String line : Plan.summary(plan.json)) {
-        echo("deployStable: ${line}")
+    // An index loop: a for-in loop keeps an Iterator, which CPS cannot checkpoint across the echo step.
+    List<String> lines = Plan.summary(plan.json)
+    for (int i = 0; i < lines.size(); i++) {
+        echo("deployStable: ${lines[i]}")
     }
 
     // render and deployed read the saved plan, so they use exactly the images planned above.

@@ -172,7 +172,7 @@ class ExamplePipelinesTests extends StepTestCase {
             Map apply = h.shells.find { it.script == './deploy/apply.sh "$SHIPMARK_RENDER_DIR"' }
             assertEquals('deploy/rendered', apply.env.SHIPMARK_RENDER_DIR)
             assertEquals('reports', h.callsOf('publishHTML')[0].args.target.reportDir)
-            assertTrue(h.log.contains("app: ${IMAGE}".toString()))
+            assertTrue(h.log.contains("deployed to stable-server: [app:${IMAGE}]".toString()))
         }
     }
 

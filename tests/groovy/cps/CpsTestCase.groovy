@@ -1,5 +1,6 @@
 import com.lesfurets.jenkins.unit.MethodCall
 import com.lesfurets.jenkins.unit.cps.BasePipelineTestCPS
+import com.lesfurets.jenkins.unit.cps.PipelineTestHelperCPS
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurperClassic
 import org.junit.After
@@ -25,7 +26,17 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
     static final String FAKE_HELPER = '/opt/shipmark/bin/shipmark'
     static final String STEP_SCRIPT = new File(ROOT, 'resources/dev/shipmark/run-shipmark.sh').getText('UTF-8')
 
+    /**
+     * One helper (one CPS-compiled library) for all tests of a run: compiling vars/ and src/
+     * through the CPS transformer is most of the cost. Each test registers its own step stubs
+     * and gets its own binding, workspace and script names.
+     */
+    private static PipelineTestHelperCPS shared
+    private static File sharedDir
+    private static int scripts = 0
+
     File dir
+    File workspace
     Map<String, String> env
     Map<String, Object> build
     Map<String, Object> parameters
@@ -49,16 +60,26 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
 
     @Before
     void setUpCps() {
-        dir = File.createTempDir('shipmark-cps-', '')
-        new File(dir, 'ws').mkdirs()
-        scriptRoots = [dir.path] as String[]
-        scriptExtension = 'groovy'
-        baseScriptRoot = dir.path
-        super.setUp()
-        helper.registerSharedLibrary(library().name('shipmark').defaultVersion('master').allowOverride(false)
-            .implicit(false).targetPath(dir.path).retriever(new CheckoutSource(ROOT)).build())
+        if (shared == null) {
+            sharedDir = File.createTempDir('shipmark-cps-', '')
+            // Holds only files the tests wrote (no links), so a recursive delete stays inside it.
+            File created = sharedDir
+            addShutdownHook { created.deleteDir() }
+            scriptRoots = [sharedDir.path] as String[]
+            scriptExtension = 'groovy'
+            baseScriptRoot = sharedDir.path
+            super.setUp()
+            helper.registerSharedLibrary(library().name('shipmark').defaultVersion('master').allowOverride(false)
+                .implicit(false).targetPath(sharedDir.path).retriever(new CheckoutSource(ROOT)).build())
+            shared = (PipelineTestHelperCPS) helper
+        }
+        helper = shared
+        helper.clearCallStack()
+        dir = sharedDir
+        workspace = new File(dir, "ws-${++scripts}")
+        workspace.mkdirs()
         env = [BUILD_URL  : 'https://jenkins.example.com/job/app/7/', JOB_NAME: 'app', BUILD_NUMBER: '7',
-               JENKINS_URL: 'https://jenkins.example.com/', WORKSPACE: new File(dir, 'ws').path]
+               JENKINS_URL: 'https://jenkins.example.com/', WORKSPACE: workspace.path]
         build = [result: 'SUCCESS', description: null, keepLog: false, number: 7]
         parameters = [:]
         binding.setVariable('env', env)
@@ -69,8 +90,8 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
     }
 
     @After
-    void removeDir() {
-        dir?.deleteDir()     // holds only files this test wrote (no links)
+    void removeWorkspace() {
+        workspace?.deleteDir()
     }
 
     /** Runs a Jenkinsfile (copied under a name GroovyScriptEngine can load), returns what it returns. */
@@ -79,7 +100,8 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
     }
 
     Object runText(String text, String name = 'pipeline') {
-        String scriptName = name.replaceAll(/[^A-Za-z0-9]/, '_') + '.groovy'
+        // A new name per run: GroovyScriptEngine caches scripts by name.
+        String scriptName = name.replaceAll(/[^A-Za-z0-9]/, '_') + "_${++scripts}.groovy"
         new File(dir, scriptName).setText(text, 'UTF-8')
         return runScript(scriptName)
     }
@@ -149,7 +171,7 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
 
     File workspaceFile(String path) {
         File f = new File(path)
-        return f.absolute ? f : new File(new File(dir, 'ws'), path)
+        return f.absolute ? f : new File(workspace, path)
     }
 
     Object ask(Map args) {
