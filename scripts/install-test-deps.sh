@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4 and
-# chromium; crane, oras, regctl and the OCI distribution-spec conformance suite built with Go;
+# Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4,
+# chromium and maven; crane, oras, regctl and the OCI distribution-spec conformance suite built
+# with Go; JenkinsPipelineUnit for the Groovy CPS suite (Maven Central, into tests/groovy/cps/lib);
 # the Python package with its test extras.
 # Safe to rerun: it installs only what is missing.
 set -euo pipefail
@@ -19,6 +20,7 @@ command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v groovy >/dev/null || need_apt+=(groovy)
 [ -f /usr/share/java/junit4.jar ] || need_apt+=(junit4)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v mvn >/dev/null || need_apt+=(maven)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-test-deps: missing ${need_apt[*]}; run as root or: sudo apt-get install -y ${need_apt[*]}" >&2
@@ -58,6 +60,11 @@ if ! go version -m "$conformance_bin" 2>/dev/null | grep -q "mod[[:space:]]$CONF
   mkdir -p "$gobin"
   mv "$build_dir/conformance" "$conformance_bin"
   rmdir "$build_dir"
+fi
+
+if ! ls tests/groovy/cps/lib/jenkins-pipeline-unit-*.jar >/dev/null 2>&1; then
+  echo "install-test-deps: JenkinsPipelineUnit and groovy-cps into tests/groovy/cps/lib"
+  mvn -q -B -f tests/groovy/cps/pom.xml dependency:copy-dependencies
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e "python[test]"

@@ -231,6 +231,7 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
         helper.registerAllowedMethod('parameters', [List], { List args -> [kind: 'parameters', definitions: args] })
         helper.registerAllowedMethod('pipelineTriggers', [List], { List args -> [kind: 'pipelineTriggers', triggers: args] })
         helper.registerAllowedMethod('cron', [String], { String spec -> [kind: 'cron', spec: spec] })
+        registerDirectives()
         helper.registerAllowedMethod('pipeline', [Closure], { Closure body ->
             Map<String, Closure> steps = [
                 node   : { String label, Closure b -> inNode(b) },
@@ -239,8 +240,58 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
                 error  : { String message -> throw new PipelineAbort(message) },
                 stage  : { String name, Closure b -> b.call() },
             ]
-            new DeclarativeStandIn(steps, { Closure c -> helper.callClosure(c) }).run(body)
+            new DeclarativeStandIn(steps, { Closure c -> helper.callClosure(c) }, readBlock).run(body)
         })
+    }
+
+    /** Directive blocks being read, innermost last (see registerDirectives). */
+    List<SectionContext> directives = []
+
+    /** Reads a Declarative directive block under CPS: its calls reach the script, which routes them here. */
+    Closure readBlock = { Section section, Closure block ->
+        directives << new SectionContext(section, readBlock)
+        try {
+            helper.callClosure(block)
+        } finally {
+            directives.remove(directives.size() - 1)
+        }
+    }
+
+    /**
+     * groovy-cps 1.12 resolves calls and bare names in a closure on the script, never on the
+     * closure's delegate, so Declarative's directive blocks cannot be read through delegates as in
+     * plain Groovy. Inside a block being read, the directive names are routed to the block's
+     * SectionContext; outside, the names that are also steps (stage, string, cron) stay steps.
+     */
+    void registerDirectives() {
+        binding.setVariable('any', 'any')
+        binding.setVariable('none', 'none')
+        Map<String, List<List<Class>>> signatures = [
+            agent: [[Closure], [String]], stages: [[Closure]], stage: [[String, Closure]], steps: [[Closure]],
+            post: [[Closure]], always: [[Closure]], success: [[Closure]], failure: [[Closure]],
+            environment: [[Closure]], options: [[Closure]], parameters: [[Closure]], triggers: [[Closure]],
+            when: [[Closure]], expression: [[Closure]], input: [[Closure]], label: [[String]], message: [[String]],
+            ok: [[String]], submitter: [[String]], submitterParameter: [[String]], cron: [[String]], string: [[Map]],
+            timestamps: [[]],
+        ]
+        Map<String, Closure> steps = [
+            stage : { String name, Closure b -> helper.callClosure(b) },
+            cron  : { String spec -> [kind: 'cron', spec: spec] },
+            string: { Map args -> [kind: 'string'] + args },
+        ]
+        signatures.each { String name, List<List<Class>> all ->
+            all.each { List<Class> types ->
+                helper.registerAllowedMethod(name, types, { Object... args ->
+                    if (directives) {
+                        return directives.last().directive(name, args.toList())
+                    }
+                    if (steps[name]) {
+                        return steps[name].call(*args)
+                    }
+                    throw new PipelineAbort("${name} is a Declarative directive, used outside pipeline { }")
+                })
+            }
+        }
     }
 
     Object sh(Map args) {

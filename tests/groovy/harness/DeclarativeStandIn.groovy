@@ -21,14 +21,25 @@ class DeclarativeStandIn {
     /** node(label, body), withEnv(list, body), input(map), error(message): the pipeline steps the model calls. */
     final Map<String, Closure> steps
     final Closure runBody
+    /** (section, block) -> runs a directive block so that its calls reach SectionContext(section). */
+    final Closure readBlock
 
-    DeclarativeStandIn(Map<String, Closure> steps, Closure runBody) {
+    DeclarativeStandIn(Map<String, Closure> steps, Closure runBody, Closure readBlock = DELEGATING) {
         this.steps = steps
         this.runBody = runBody
+        this.readBlock = readBlock
+    }
+
+    /** Plain Groovy: the block's calls go to its delegate. */
+    static final Closure DELEGATING = { Section section, Closure block ->
+        Closure copy = (Closure) block.clone()
+        copy.delegate = new SectionContext(section, null)
+        copy.resolveStrategy = Closure.DELEGATE_ONLY
+        copy.call()
     }
 
     void run(Closure pipeline) {
-        Section top = Section.read('pipeline', pipeline)
+        Section top = Section.read('pipeline', pipeline, [], readBlock)
         List stages = top.first('stages')?.children?.findAll { it.name == 'stage' } ?: []
         List<String> env = environment(top)
         Closure all = {
@@ -146,13 +157,10 @@ class Section {
     List<Section> children = []
     Map<String, Object> assignments = [:]
 
-    static Section read(String name, Closure body, List args = []) {
+    static Section read(String name, Closure body, List args, Closure readBlock) {
         Section section = new Section(name: name, args: args, body: body)
         if (NESTED.contains(name) && body != null) {
-            Closure copy = (Closure) body.clone()
-            copy.delegate = new SectionContext(section)
-            copy.resolveStrategy = Closure.DELEGATE_ONLY
-            copy.call()
+            readBlock.call(section, body)
         }
         return section
     }
@@ -167,19 +175,29 @@ class Section {
     }
 }
 
-/** The delegate of a directive block: every call is a nested directive, bare names are values. */
+/**
+ * Where the calls of a directive block go: every call is a nested directive, bare names are
+ * values. Plain Groovy makes it the block's delegate; an interpreter that ignores delegates (CPS)
+ * routes the calls here itself.
+ */
 class SectionContext {
     final Section section
+    final Closure readBlock
 
-    SectionContext(Section section) {
+    SectionContext(Section section, Closure readBlock) {
         this.section = section
+        this.readBlock = readBlock ?: DeclarativeStandIn.DELEGATING
     }
 
     def methodMissing(String method, Object rawArgs) {
         Object[] args = rawArgs instanceof Object[] ? (Object[]) rawArgs : [rawArgs] as Object[]
+        return directive(method, args.toList())
+    }
+
+    Section directive(String method, List args) {
         Closure body = args && args[-1] instanceof Closure ? (Closure) args[-1] : null
-        List plain = (body ? args.toList().subList(0, args.length - 1) : args.toList()).collect { it instanceof GString ? it.toString() : it }
-        Section child = Section.read(method, body, plain)
+        List plain = (body ? args.subList(0, args.size() - 1) : args).collect { it instanceof GString ? it.toString() : it }
+        Section child = Section.read(method, body, plain, readBlock)
         section.children << child
         return child
     }
