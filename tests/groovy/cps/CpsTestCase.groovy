@@ -31,7 +31,7 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
      * through the CPS transformer is most of the cost. Each test registers its own step stubs
      * and gets its own binding, workspace and script names.
      */
-    private static PipelineTestHelperCPS shared
+    private static final Map<String, PipelineTestHelperCPS> shared = [:]
     private static File sharedDir
     private static int scripts = 0
 
@@ -60,20 +60,23 @@ abstract class CpsTestCase extends BasePipelineTestCPS {
 
     @Before
     void setUpCps() {
-        if (shared == null) {
+        String kind = helper.getClass().name
+        if (sharedDir == null) {
             sharedDir = File.createTempDir('shipmark-cps-', '')
             // Holds only files the tests wrote (no links), so a recursive delete stays inside it.
             File created = sharedDir
             addShutdownHook { created.deleteDir() }
+        }
+        if (!shared.containsKey(kind)) {
             scriptRoots = [sharedDir.path] as String[]
             scriptExtension = 'groovy'
             baseScriptRoot = sharedDir.path
             super.setUp()
             helper.registerSharedLibrary(library().name('shipmark').defaultVersion('master').allowOverride(false)
                 .implicit(false).targetPath(sharedDir.path).retriever(new CheckoutSource(ROOT)).build())
-            shared = (PipelineTestHelperCPS) helper
+            shared[kind] = (PipelineTestHelperCPS) helper
         }
-        helper = shared
+        helper = shared[kind]
         helper.clearCallStack()
         dir = sharedDir
         workspace = new File(dir, "ws-${++scripts}")
