@@ -59,6 +59,6 @@ String tally(Object counts) {
         return ''
     }
     List<String> order = ['passed', 'failed', 'warned', 'skipped']
-    List keys = order.findAll { counts.containsKey(it) } + counts.keySet().findAll { !(it in order) }.sort()
-    return ' (' + keys.collect { "${counts[it]} ${it}" }.join(', ') + ')'
+    List keys = order.findAll { String key -> counts.containsKey(key) } + counts.keySet().findAll { Object key -> !(key in order) }.sort()
+    return ' (' + keys.collect { Object key -> "${counts[key]} ${key}" }.join(', ') + ')'
 }

@@ -102,7 +102,7 @@ List<String> promoteArgs(Map opts, Object dryRun) {
 @NonCPS
 List<String> keepChannels(Map opts) {
     Object channels = opts.keepChannels instanceof CharSequence ? [opts.keepChannels] : (opts.keepChannels ?: [])
-    return channels.collect { it.toString() }
+    return channels.collect { Object channel -> channel.toString() }
 }
 
 /** --keep-build-for for the helper, left out when it is the helper's default (stable). */

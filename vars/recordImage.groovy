@@ -76,6 +76,6 @@ def call(Map args = [:]) {
 @NonCPS
 String descriptionFileOf(Map json, String format) {
     String suffix = format == 'html' ? '/description.html' : '/description.txt'
-    Object file = (json.files ?: []).find { it.toString().endsWith(suffix) || it.toString() == suffix.substring(1) }
+    Object file = (json.files ?: []).find { Object f -> f.toString().endsWith(suffix) || f.toString() == suffix.substring(1) }
     return file?.toString()
 }

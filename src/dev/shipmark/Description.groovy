@@ -26,7 +26,7 @@ class Description {
     @NonCPS
     static boolean isBlock(String paragraph) {
         String start = paragraph.trim()
-        return MARKERS.any { start.startsWith(it) }
+        return MARKERS.any { String marker -> start.startsWith(marker) }
     }
 
     @NonCPS

@@ -75,7 +75,7 @@ class Outcome implements Serializable {
         if (reasons == null && json != null) {
             reasons = json.reasons
         }
-        return reasons instanceof Collection ? reasons.collect { it.toString() } : []
+        return reasons instanceof Collection ? reasons.collect { Object reason -> reason.toString() } : []
     }
 
     /** The message a step passes to `error(...)`: "step: message", then the hint on its own line. */

@@ -23,7 +23,7 @@ class Plan {
     /** Names of the services for which nothing is eligible. */
     @NonCPS
     static List<String> missing(Map plan) {
-        return services(plan).findAll { !it.image }.collect { it.name.toString() }
+        return services(plan).findAll { Map service -> !service.image }.collect { Map service -> service.name.toString() }
     }
 
     /** One line per service: "app: repo@sha256:... (update from repo@sha256:...)". */
@@ -41,6 +41,6 @@ class Plan {
         if (!(list instanceof Collection)) {
             return []
         }
-        return list.findAll { it instanceof Map && it.name } as List<Map>
+        return list.findAll { Object service -> service instanceof Map && service.name } as List<Map>
     }
 }

@@ -104,9 +104,23 @@ class ScriptSecurityBlacklist extends GroovyInterceptor {
             return call.kind == 'method' && picksGroovyMethod(call.receiver, name, call.args, params)
         }
         if (kind == 'staticMethod') {
-            return call.kind == 'staticMethod' && ((Class) call.receiver).name == owner && assignable(params, call.args)
+            return call.kind == 'staticMethod' && picks(InvokerHelper.getMetaClass((Class) call.receiver), name, call.args, owner, params)
         }
-        return call.kind == 'method' && isA(call.receiver?.getClass(), owner) && assignable(params, call.args)
+        if (owner == 'groovy.lang.GroovyObject' && call.receiver instanceof Script) {
+            // Jenkins' CpsWhitelist permits these on pipeline scripts (CpsScript): a Jenkinsfile's
+            // or a vars/ step's own methods and global variables are reached through them.
+            return false
+        }
+        return call.kind == 'method' && picks(InvokerHelper.getMetaClass(call.receiver), name, call.args, owner, params)
+    }
+
+    /**
+     * Whether the method Groovy selects for these arguments (the most specific overload, as
+     * script-security resolves it) is the entry's: declared by owner or a subtype, same parameters.
+     */
+    private static boolean picks(MetaClass metaClass, String name, List<Class> args, String owner, List<String> params) {
+        MetaMethod picked = metaClass.pickMethod(name, args as Class[])
+        return picked != null && isA(picked.declaringClass.theClass, owner) && picked.nativeParameterTypes*.name == params
     }
 
     private static boolean picksGroovyMethod(Object receiver, String name, List<Class> args, List<String> params) {
