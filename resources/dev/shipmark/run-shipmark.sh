@@ -15,7 +15,6 @@
 # the index pip is configured for (PIP_INDEX_URL, PIP_FIND_LINKS, pip.conf apply).
 # Only the printed path (or, in step mode, the result) goes to stdout; pip's output goes to stderr.
 set -euo pipefail
-: "${SHIPMARK_LIBRARY_VERSION:?SHIPMARK_LIBRARY_VERSION is not set (the steps set it from resources/dev/shipmark/VERSION)}"
 
 say() { printf 'run-shipmark: %s\n' "$*" >&2; }
 
@@ -31,6 +30,10 @@ find_helper() {
         return 0
     fi
 
+    if [ -z "${SHIPMARK_LIBRARY_VERSION:-}" ]; then
+        say "SHIPMARK_LIBRARY_VERSION is not set (the steps set it from resources/dev/shipmark/VERSION)"
+        return 2
+    fi
     spec="${SHIPMARK_PIP_SPEC:-}"
     source_key=""
     if [ -z "$spec" ]; then

@@ -103,12 +103,16 @@ class ShipmarkRunner implements Serializable {
     private Map runScript(List<String> env, List bindings, String name) {
         if (scriptText == null) {
             scriptText = script.libraryResource(SCRIPT_RESOURCE)
-            version = script.libraryResource(VERSION_RESOURCE).trim()
         }
         List<String> all = new ArrayList<String>(env)
-        all << "SHIPMARK_LIBRARY_VERSION=${version}".toString()
         if (helper) {
             all << "SHIPMARK=${helper}".toString()
+        } else if (!script.env.SHIPMARK) {
+            // Only a helper still to be found needs the version: it keys the cached virtualenv.
+            if (version == null) {
+                version = script.libraryResource(VERSION_RESOURCE).trim()
+            }
+            all << "SHIPMARK_LIBRARY_VERSION=${version}".toString()
         }
         // Closures use locals, not fields: CPS-transformed closures do not reliably see private fields.
         def steps = script
