@@ -186,6 +186,14 @@ class CarrierJobsDslTests {
     }
 
     @Test
+    void the_script_runs_in_the_job_dsl_sandbox_without_binding_variables() {
+        // script-security does not whitelist Binding.getVariables; the services come by name.
+        assertFalse(SCRIPT.text.contains('binding.variables'))
+        assertFalse(SCRIPT.text.contains('getBinding'))
+        assertEquals(['app-carrier', 'app-acceptance-passed'], seed([SERVICE]).jobs.keySet() as List)
+    }
+
+    @Test
     void it_refuses_bad_configuration_with_a_clear_message() {
         Map<Object, String> cases = [
             ([[name: 'app']])                                      : "carrier-jobs: service app needs 'approvers'",
