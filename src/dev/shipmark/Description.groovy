@@ -16,7 +16,12 @@ class Description {
     @NonCPS
     static String merge(Object current, Object blocks) {
         String ours = (blocks ?: '').toString().replace('\r\n', '\n').trim()
-        List<String> kept = paragraphs(current).findAll { String p -> !isBlock(p) }
+        List<String> kept = []
+        for (String paragraph : paragraphs(current)) {
+            if (!isBlock(paragraph)) {
+                kept << paragraph
+            }
+        }
         if (ours) {
             kept << ours
         }
@@ -26,7 +31,12 @@ class Description {
     @NonCPS
     static boolean isBlock(String paragraph) {
         String start = paragraph.trim()
-        return MARKERS.any { String marker -> start.startsWith(marker) }
+        for (String marker : MARKERS) {
+            if (start.startsWith(marker)) {
+                return true
+            }
+        }
+        return false
     }
 
     @NonCPS

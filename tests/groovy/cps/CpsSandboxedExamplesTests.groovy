@@ -20,7 +20,7 @@ class CpsSandboxedExamplesTests extends CpsExamplesTests {
     @After
     void noBlacklistedCalls() {
         recorder.unregister()
-        assert recorder.calls: 'the sandbox saw no calls: the pipeline did not run sandboxed'
+        assert recorder.calls || !helper.callStack: 'the sandbox saw no calls: the pipeline did not run sandboxed'
         assertEquals([], recorder.violations())
     }
 }

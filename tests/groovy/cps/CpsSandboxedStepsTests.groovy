@@ -23,7 +23,7 @@ class CpsSandboxedStepsTests extends CpsStepsTests {
     @After
     void noBlacklistedCalls() {
         recorder.unregister()
-        assert recorder.calls: 'the sandbox saw no calls: the library did not run sandboxed'
+        assert recorder.calls || !helper.callStack: 'the sandbox saw no calls: the library did not run sandboxed'
         assertEquals([], recorder.violations())
     }
 }
