@@ -48,7 +48,7 @@
 // path (letters, digits, '.', '_', '-', '/'); credentials are bound by the Credentials Binding wrapper.
 //
 // Sandbox: the script reads its services from the `shipmarkServices` variable by name (no
-// `binding.variables`, which script-security does not whitelist), so the jobDsl step can run it
+// the Binding's variable map, which script-security does not whitelist), so the jobDsl step can run it
 // with `sandbox: true`; the seed job's user then needs Job/Configure on the jobs it creates.
 
 def validKeys = ['name', 'approvers', 'credentialsId', 'jenkinsCredentialsId', 'signingKeyCredentialsId', 'policy', 'label',
