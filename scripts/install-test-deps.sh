@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need: Debian's docker-registry (2.8), skopeo, groovy 2.4, junit4,
-# chromium and openssl (test CAs and certificates); crane, oras, regctl and the OCI
-# distribution-spec conformance suite built with Go; the Python package with its test extras
+# chromium, openssl (test CAs and certificates) and maven; crane, oras, regctl and the OCI
+# distribution-spec conformance suite built with Go; JenkinsPipelineUnit for the Groovy CPS
+# suite (Maven Central, into tests/groovy/cps/lib); the Python package with its test extras
 # into the virtual environment .venv (SHIPMARK_VENV overrides the place), as the README
 # installs it: a stock Debian 12 / Ubuntu 24.04 Python refuses system-wide pip installs
 # (PEP 668).
@@ -24,6 +25,7 @@ command -v groovy >/dev/null || need_apt+=(groovy)
 command -v chromium >/dev/null || need_apt+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)   # Debian splits venv out
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v mvn >/dev/null || need_apt+=(maven)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-test-deps: missing ${need_apt[*]}; run as root or: sudo apt-get install -y ${need_apt[*]}" >&2
@@ -63,6 +65,11 @@ if ! go version -m "$conformance_bin" 2>/dev/null | grep -q "mod[[:space:]]$CONF
   mkdir -p "$gobin"
   mv "$build_dir/conformance" "$conformance_bin"
   rmdir "$build_dir"
+fi
+
+if ! ls tests/groovy/cps/lib/jenkins-pipeline-unit-*.jar >/dev/null 2>&1; then
+  echo "install-test-deps: JenkinsPipelineUnit and groovy-cps into tests/groovy/cps/lib"
+  mvn -q -B -f tests/groovy/cps/pom.xml dependency:copy-dependencies
 fi
 
 venv="${SHIPMARK_VENV:-.venv}"

@@ -17,28 +17,32 @@ def call(Map args = [:]) {
         target              : null,                   // name of the environment, recorded with each deployment (required)
         template            : null,                   // Jinja2 template for the deploy files (required)
         outDir              : 'deploy/rendered',      // where the rendered files go; SHIPMARK_RENDER_DIR in apply
+        planFile            : 'shipmark/plan.json',   // where the plan is saved; render and deployed read it
         apply               : null,                   // your shell command that applies the rendered files (required)
         rollback            : true,                   // on apply failure, render and apply the previous deployed set once
         policy              : null,                   // policy file for all services; default: each service's own
         credentialsId       : null,                   // Jenkins username/password credentials for the registry
         jenkinsCredentialsId: null,                   // Jenkins user + API token credentials for Jenkins REST
+        signingKeyCredentialsId: null,                // Jenkins secret file credentials with the key that signs deployment records
     ]
-    String problem = StepArgs.check(defaults, args, 'deployStable', ['services', 'channel', 'target', 'template', 'outDir', 'apply'])
+    String problem = StepArgs.check(defaults, args, 'deployStable', ['services', 'channel', 'target', 'template', 'outDir', 'planFile', 'apply'])
     if (problem) {
         error(problem)
     }
     Map opts = defaults + args
     ShipmarkRunner shipmark = new ShipmarkRunner(this, 'deployStable', opts)
 
-    Outcome plan = shipmark.run('plan', planArgs(opts).toList())
+    Outcome plan = shipmark.run('plan', planArgs(opts).toList(), [], opts.planFile)
     if (plan.refused) {
         error(plan.refusal('deployStable', "nothing eligible for channel ${opts.channel}"))
     }
     if (!plan.ok) {
         error(plan.failure('deployStable'))
     }
-    for (String line : Plan.summary(plan.json)) {
-        echo("deployStable: ${line}")
+    // An index loop: a for-in loop keeps an Iterator, which CPS cannot checkpoint across the echo step.
+    List<String> lines = Plan.summary(plan.json)
+    for (int i = 0; i < lines.size(); i++) {
+        echo("deployStable: ${lines[i]}")
     }
     if (Plan.missing(plan.json) && !Plan.images(plan.json)) {
         error("deployStable: no service has an image in channel ${opts.channel}: ${Plan.gaps(plan.json).join('; ')}")
@@ -47,7 +51,7 @@ def call(Map args = [:]) {
 
     // render and deployed read the saved plan, so they use exactly the images planned above.
     Outcome rendered = shipmark.run('render', planArgs(opts)
-        .option('plan', plan.outFile)
+        .option('plan', opts.planFile)
         .option('template', opts.template)
         .option('out', opts.outDir)
         .toList())
@@ -57,7 +61,7 @@ def call(Map args = [:]) {
 
     int status = applyRendered(opts, false)
     if (status == 0) {
-        Outcome recorded = shipmark.run('deployed', planArgs(opts).option('plan', plan.outFile).toList())
+        Outcome recorded = shipmark.run('deployed', planArgs(opts).option('plan', opts.planFile).toList())
         if (!recorded.ok) {
             error(recorded.failure('deployStable'))
         }
@@ -68,7 +72,7 @@ def call(Map args = [:]) {
         return Plan.images(plan.json)
     }
 
-    ShipmarkArgs failed = planArgs(opts).option('plan', plan.outFile).flag('failed', true)
+    ShipmarkArgs failed = planArgs(opts).option('plan', opts.planFile).flag('failed', true)
     if (opts.rollback) {
         failed.flag('rollback', true).option('template', opts.template).option('out', opts.outDir)
     }

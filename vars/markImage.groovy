@@ -18,6 +18,7 @@ def call(Map args = [:]) {
         configuration       : null, // where or how the suite ran, e.g. 'staging, firefox'
         credentialsId       : null, // Jenkins username/password credentials for the registry
         jenkinsCredentialsId: null, // Jenkins user + API token credentials for Jenkins REST
+        signingKeyCredentialsId: null, // Jenkins secret file credentials with the key that signs the record
     ]
     String problem = StepArgs.check(defaults, args, 'markImage', ['image', 'suite'])
     if (problem) {
@@ -58,6 +59,6 @@ String tally(Object counts) {
         return ''
     }
     List<String> order = ['passed', 'failed', 'warned', 'skipped']
-    List keys = order.findAll { counts.containsKey(it) } + counts.keySet().findAll { !(it in order) }.sort()
-    return ' (' + keys.collect { "${counts[it]} ${it}" }.join(', ') + ')'
+    List keys = order.findAll { String key -> counts.containsKey(key) } + counts.keySet().findAll { Object key -> !(key in order) }.sort()
+    return ' (' + keys.collect { Object key -> "${counts[key]} ${key}" }.join(', ') + ')'
 }

@@ -13,6 +13,7 @@ def call(Map args = [:]) {
         reason              : null, // why, recorded with the rejection (required)
         credentialsId       : null, // Jenkins username/password credentials for the registry
         jenkinsCredentialsId: null, // Jenkins user + API token credentials for Jenkins REST
+        signingKeyCredentialsId: null, // Jenkins secret file credentials with the key that signs the record
     ]
     String problem = StepArgs.check(defaults, args, 'rejectImage', ['image', 'reason'])
     if (problem) {

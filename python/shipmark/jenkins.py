@@ -24,6 +24,10 @@ DEFAULT_TIMEOUT = 15.0
 MANUAL_CONDITION = "hudson.plugins.promoted_builds.conditions.ManualCondition"
 PROMOTION_TREE = "actions[promotions[name,promotionBuilds[number,result,building]]]"
 _TAG_RE = re.compile(r"<[^>]*>")
+# Promoted Builds' PromotionPermissionHelper: a manual condition that lists approvers lets exactly
+# them (and administrators) approve or force; without a list, Promotion/Promote decides.
+PROMOTE_PERMISSION = ("Promotion/Promote permission or, where the process's manual condition lists approvers, "
+                      "to be one of them or an administrator")
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,7 @@ class Client:
         return text
 
     def _request(self, method: str, path: str, *, what: str, params: Optional[Mapping] = None,
-                 data: Optional[Mapping] = None, permission: str = "Job/Read",
+                 data: Optional[Mapping] = None, permission: str = "Job/Read permission",
                  missing_hint: Optional[str] = None):
         import requests
         import jenkins as python_jenkins
@@ -227,7 +231,7 @@ class Client:
                                 f"check {ENV_USER} and {ENV_TOKEN}; a new API token is made at "
                                 f"{self.root}user/{quote(self.user or 'USER')}/configure")
         if status == 403:
-            hint = f"user {self.who!r} needs the {permission} permission"
+            hint = f"user {self.who!r} needs the {permission}"
             if self.user is None:
                 hint = f"set {ENV_USER} and {ENV_TOKEN} (withCredentials) so that shipmark logs in"
             elif method == "POST":
@@ -304,7 +308,7 @@ class Client:
     def set_description(self, build: BuildRef, text: str) -> None:
         self._request("POST", f"{job_path(build.job)}{build.number}/submitDescription",
                       what=f"a new description for build {build}", data={"description": text, "Submit": "Submit"},
-                      permission="Run/Update")
+                      permission="Run/Update permission")
 
     def keep(self, build: BuildRef) -> bool:
         """Keep the build forever. `toggleLogKeep` toggles, so read first; if a concurrent caller
@@ -313,7 +317,7 @@ class Client:
             return False
         for _ in range(3):
             self._request("POST", f"{job_path(build.job)}{build.number}/toggleLogKeep",
-                          what=f"keeping build {build} forever", permission="Run/Update")
+                          what=f"keeping build {build} forever", permission="Run/Update permission")
             if self.build(build, tree="keepLog").get("keepLog"):
                 return True
         raise JenkinsError(f"build {build} does not stay kept: something toggles it back",
@@ -340,27 +344,19 @@ class Client:
                                        for b in status.get("promotionBuilds") or []]})
         return out
 
-    def _check_process(self, build: BuildRef, process: str) -> None:
-        names = self.promotion_processes(build.job)
-        if process not in names:
-            raise NotFoundError(f"job {build.job} has no promotion process {process!r}",
-                                f"its processes: {', '.join(names) or 'none'}")
-
     def approve(self, build: BuildRef, process: str, parameters: Iterable[Tuple[str, str]] = ()) -> None:
         """The manual condition's Approve button: a form post whose `json` field carries the
         approval parameters. Jenkins ignores it silently when already approved or not allowed;
-        the caller reads the status afterwards."""
-        self._check_process(build, process)
+        the caller reads the status afterwards (and has checked that the process exists)."""
         form = {"parameter": [{"name": k, "value": v} for k, v in parameters]}
         path = (f"{job_path(build.job)}{build.number}/promotion/promotionProcess/{quote(process, safe='')}"
                 f"/promotionCondition/{MANUAL_CONDITION}/approve")
         self._request("POST", path, what=f"approval of {process!r} for build {build}",
-                      data={"json": json.dumps(form), "Submit": "Approve"}, permission="Promotion/Promote",
+                      data={"json": json.dumps(form), "Submit": "Approve"}, permission=PROMOTE_PERMISSION,
                       missing_hint=f"process {process!r} has no manual approval condition: use `shipmark jenkins force`")
 
     def force(self, build: BuildRef, process: str) -> None:
         """The Force promotion button: `forcePromotion?name=PROCESS`."""
-        self._check_process(build, process)
         self._request("POST", f"{job_path(build.job)}{build.number}/promotion/forcePromotion",
                       params={"name": process}, what=f"forced promotion {process!r} of build {build}",
-                      permission="Promotion/Promote")
+                      permission=PROMOTE_PERMISSION)

@@ -86,10 +86,13 @@ class BootstrapScriptTests {
     }
 
     @Test
-    void it_needs_the_library_version() {
+    void it_needs_the_library_version_only_to_make_a_virtualenv() {
         Map run = bootstrap([SHIPMARK_LIBRARY_VERSION: null])
-        assertEquals(1, run.status)
+        assertEquals(2, run.status)
         assertTrue(run.stderr, run.stderr.contains('SHIPMARK_LIBRARY_VERSION is not set'))
+        Map onPath = bootstrap([SHIPMARK_LIBRARY_VERSION: null, PATH: "${FAKE_HELPER_DIR.path}:${BARE_PATH}".toString()])
+        assertEquals(onPath.stderr, 0, onPath.status)
+        assertEquals(new File(FAKE_HELPER_DIR, 'shipmark').path, onPath.stdout.trim())
     }
 
     @Test

@@ -14,7 +14,7 @@ import static org.junit.Assert.fail
 class CarrierJobsDslTests {
 
     static final Map SERVICE = [name: 'app', approvers: 'release-managers,alice', credentialsId: 'docker-registry',
-                                policy: 'shipmark.yaml', label: 'docker']
+                                policy: '/etc/shipmark/app.yaml', label: 'docker']
     static final File SCRIPT = new File(PipelineHarness.ROOT, 'resources/dev/shipmark/carrier-jobs.groovy')
     static final File EXPECTED = new File(PipelineHarness.ROOT, 'tests/groovy/fixtures/promoted-builds')
 
@@ -102,8 +102,7 @@ class CarrierJobsDslTests {
         assertEquals('project', project.name())
         assertEquals(['qa-passed', 'stable'], project.properties[0].'hudson.plugins.promoted__builds.JobPropertyImpl'[0].activeProcessNames[0].string*.text())
         def params = project.properties[0].'hudson.model.ParametersDefinitionProperty'[0].parameterDefinitions[0].'hudson.model.StringParameterDefinition'
-        assertEquals(['IMAGE', 'SHIPMARK_POLICY'], params*.name*.text().flatten())
-        assertEquals('shipmark.yaml', params[1].defaultValue.text())
+        assertEquals(['IMAGE'], params*.name*.text().flatten())
         assertEquals('docker', project.assignedNode.text())
         assertEquals('shipmark-image.txt', project.publishers[0].'hudson.tasks.Fingerprinter'[0].targets.text())
         assertEquals('200', project.properties[0].'jenkins.model.BuildDiscarderProperty'[0].strategy[0].numToKeep.text())
@@ -122,11 +121,12 @@ class CarrierJobsDslTests {
     }
 
     @Test
-    void minimal_services_get_no_wrappers_label_or_policy_parameter() {
+    void minimal_services_get_no_wrappers_label_or_policy() {
         JobDslStandIn dsl = seed([[name: 'api', approvers: 'ops']])
         Node stable = parse(dsl.promotionXml('api-carrier').stable)
         assertEquals([], stable.buildWrappers[0].children())
         assertEquals([], stable.assignedLabel)
+        assertFalse(stable.buildSteps[0].'hudson.tasks.Shell'[0].command.text().contains('--policy'))
         Node project = parse(dsl.projectXml('api-carrier'))
         assertEquals(['IMAGE'], project.properties[0].'hudson.model.ParametersDefinitionProperty'[0].parameterDefinitions[0].'hudson.model.StringParameterDefinition'*.name*.text().flatten())
         assertEquals('true', project.canRoam.text())
@@ -141,17 +141,38 @@ class CarrierJobsDslTests {
     }
 
     @Test
+    void the_signing_key_is_bound_as_a_secret_file() {
+        Node stable = parse(seed([SERVICE + [signingKeyCredentialsId: 'shipmark-key']]).promotionXml('app-carrier').stable)
+        def binding = stable.buildWrappers[0].'org.jenkinsci.plugins.credentialsbinding.impl.SecretBuildWrapper'[0].bindings[0]
+            .'org.jenkinsci.plugins.credentialsbinding.impl.FileBinding'[0]
+        assertEquals(['shipmark-key', 'SHIPMARK_SIGNING_KEY'], [binding.credentialsId.text(), binding.variable.text()])
+    }
+
+    @Test
+    void the_policy_is_part_of_the_promotion_step_and_no_build_parameter() {
+        JobDslStandIn dsl = seed([SERVICE])
+        ['app-carrier', 'app-acceptance-passed'].each { String job ->
+            Node project = parse(dsl.projectXml(job))
+            assertEquals(['IMAGE'], project.properties[0].'hudson.model.ParametersDefinitionProperty'[0].parameterDefinitions[0].children()*.name*.text().flatten())
+        }
+        dsl.promotionXml('app-carrier').each { String name, String xml ->
+            assertTrue(name, parse(xml).buildSteps[0].'hudson.tasks.Shell'[0].command.text().contains(' --policy /etc/shipmark/app.yaml --json'))
+        }
+    }
+
+    @Test
     void channel_names_can_be_changed_and_the_stable_process_follows_the_qa_one() {
         Map<String, String> promotions = seed([SERVICE + [qaChannel: 'qa', stableChannel: 'production']]).promotionXml('app-carrier')
         assertEquals(['qa', 'production'], promotions.keySet() as List)
         Node production = parse(promotions.production)
         assertEquals('qa', production.conditions[0].'hudson.plugins.promoted__builds.conditions.UpstreamPromotionCondition'[0].requiredPromotionNames.text())
-        assertTrue(production.buildSteps[0].'hudson.tasks.Shell'[0].command.text().contains('--to production --json'))
+        assertTrue(production.buildSteps[0].'hudson.tasks.Shell'[0].command.text().contains('--to production --keep-build-for production '))
     }
 
     @Test
     void no_configured_value_except_checked_channel_names_enters_a_shell_script() {
-        Map nasty = [name: 'app', approvers: "alice'; rm -rf / #", credentialsId: '$(touch /tmp/pwned)', policy: '`id`.yaml', label: 'a && b']
+        Map nasty = [name: 'app', approvers: "alice'; rm -rf / #", credentialsId: '$(touch /tmp/pwned)', label: 'a && b',
+                     jenkinsCredentialsId: '`id`', signingKeyCredentialsId: '; rm -rf /']
         JobDslStandIn dsl = seed([nasty])
         List<String> commands = []
         dsl.jobs.keySet().each { String job ->
@@ -165,12 +186,21 @@ class CarrierJobsDslTests {
     }
 
     @Test
+    void the_script_runs_in_the_job_dsl_sandbox_without_binding_variables() {
+        // script-security does not whitelist Binding.getVariables; the services come by name.
+        assertFalse(SCRIPT.text.contains('binding.variables'))
+        assertFalse(SCRIPT.text.contains('getBinding'))
+        assertEquals(['app-carrier', 'app-acceptance-passed'], seed([SERVICE]).jobs.keySet() as List)
+    }
+
+    @Test
     void it_refuses_bad_configuration_with_a_clear_message() {
         Map<Object, String> cases = [
             ([[name: 'app']])                                      : "carrier-jobs: service app needs 'approvers'",
             ([[name: 'app', approvers: 'ops', aprovers: 'x']])     : 'carrier-jobs: unknown key(s) aprovers in service app; valid keys: ' +
-                'name, approvers, credentialsId, jenkinsCredentialsId, policy, label, qaChannel, stableChannel, buildsToKeep',
+                'name, approvers, credentialsId, jenkinsCredentialsId, signingKeyCredentialsId, policy, label, qaChannel, stableChannel, buildsToKeep',
             ([[name: 'app', approvers: 'ops', stableChannel: 'prod; rm -rf /']]): "carrier-jobs: 'prod; rm -rf /' may contain only letters, digits, '.', '_' and '-'",
+            ([[name: 'app', approvers: 'ops', policy: '`id`.yaml']]): "carrier-jobs: policy '`id`.yaml' may contain only letters, digits, '.', '_', '-' and '/'",
             ([])                                                   : 'carrier-jobs: pass shipmarkServices',
         ]
         cases.each { List services, String expected ->
@@ -212,9 +242,15 @@ class CarrierJobsDslTests {
         fake.setExecutable(true)
         File script = new File(dir, 'step.sh')
         script.text = step
-        Map run = BashRun.run(['bash', script.path], dir, [IMAGE: 'r/app@sha256:' + 'a' * 64, SHIPMARK: fake.path])
+        fake.text = '#!/bin/sh\nprintf "%s\\n" "$@" > "$(dirname "$0")/argv.txt"\nprintf "%s" "$SHIPMARK_BY" > "$(dirname "$0")/by.txt"\n'
+        Map run = BashRun.run(['bash', script.path], dir, [IMAGE: 'r/app@sha256:' + 'a' * 64, SHIPMARK: fake.path,
+                                                          PROMOTED_USER_ID: 'alice', BUILD_URL: 'https://ci/job/app-carrier/3/promotion/stable/promotionBuild/1/'])
         assertEquals(run.toString(), 0, run.status)
-        assertEquals(['promote', '--from-promotion', '--to', 'stable', '--json'], new File(dir, 'argv.txt').readLines())
+        assertEquals(['promote', '--from-promotion', '--to', 'stable', '--keep-build-for', 'stable', '--policy', '/etc/shipmark/app.yaml', '--json'],
+            new File(dir, 'argv.txt').readLines())
+        assertEquals('alice via https://ci/job/app-carrier/3/promotion/stable/promotionBuild/1/', new File(dir, 'by.txt').text)
+        BashRun.run(['bash', script.path], dir, [IMAGE: 'r/app@sha256:' + 'a' * 64, SHIPMARK: fake.path, PROMOTED_USER_ID: 'unknown'])
+        assertEquals('', new File(dir, 'by.txt').text)
     }
 }
 

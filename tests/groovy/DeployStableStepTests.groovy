@@ -20,7 +20,7 @@ class DeployStableStepTests extends StepTestCase {
 
     /** --plan=FILE: the plan's own JSON output, which render and deployed must read. */
     String planFile() {
-        return "--plan=${h.helperRuns.find { it.command == 'plan' }.env.SHIPMARK_OUT}".toString()
+        return "--plan=${h.helperRuns.find { it.command == 'plan' }.env.SHIPMARK_SAVE_OUTPUT}".toString()
     }
 
     List<Map> applyCalls() {
@@ -49,8 +49,8 @@ class DeployStableStepTests extends StepTestCase {
     @Test
     void it_runs_the_users_command_between_render_and_record() {
         h.runStep('deployStable', ARGS)
-        List<String> order = h.shells.collect { it.script == APPLY ? 'apply' : (it.script =~ '"\\$SHIPMARK" ([a-z]+)').with { it.find() ? it.group(1) : 'bootstrap' } }
-        assertEquals(['bootstrap', 'plan', 'render', 'apply', 'deployed'], order)
+        List<String> order = h.shells.collect { it.script == APPLY ? 'apply' : it.env.SHIPMARK_STEP_COMMAND }
+        assertEquals(['plan', 'render', 'apply', 'deployed'], order)
     }
 
     @Test
@@ -131,8 +131,9 @@ class DeployStableStepTests extends StepTestCase {
     void render_and_deployed_read_the_saved_plan_byte_for_byte() {
         answer(plan: [status: 0, json: PLAN])
         h.runStep('deployStable', ARGS)
-        String saved = h.helperRuns.find { it.command == 'plan' }.env.SHIPMARK_OUT
-        assertEquals(groovy.json.JsonOutput.toJson(PLAN), new File(saved).text)
+        String saved = h.helperRuns.find { it.command == 'plan' }.env.SHIPMARK_SAVE_OUTPUT
+        assertEquals('shipmark/plan.json', saved)
+        assertEquals(groovy.json.JsonOutput.toJson(PLAN), h.file(saved).text)
     }
 
     @Test
@@ -151,8 +152,8 @@ class DeployStableStepTests extends StepTestCase {
 
     @Test
     void it_fails_on_unknown_argument() {
-        assertEquals("deployStable: unknown argument 'command'; valid arguments: services, channel, target, template, outDir, apply, rollback, " +
-            'policy, credentialsId, jenkinsCredentialsId', errorFrom { h.runStep('deployStable', ARGS + [command: 'x']) })
+        assertEquals("deployStable: unknown argument 'command'; valid arguments: services, channel, target, template, outDir, planFile, apply, rollback, " +
+            'policy, credentialsId, jenkinsCredentialsId, signingKeyCredentialsId', errorFrom { h.runStep('deployStable', ARGS + [command: 'x']) })
     }
 
     @Test

@@ -5,6 +5,7 @@ import org.junit.Before
 import org.junit.Test
 
 import static org.junit.Assert.assertEquals
+import static org.junit.Assert.assertFalse
 import static org.junit.Assert.assertTrue
 
 /**
@@ -82,6 +83,7 @@ class EndToEndTests {
         h.baseEnv.remove('JENKINS_URL')   // no Jenkins here: the helper's Jenkins updates have nothing to reach
         h.currentBuild.number = number
         h.credentials['docker-registry'] = [username: 'ci', password: 'unused-by-an-open-registry']
+        h.credentials['jenkins-api'] = [username: 'ci', password: 'unused-without-jenkins']
         new File(h.workspace, 'shipmark.yaml').text = new File(EXAMPLES, 'shipmark.yaml').text
         new File(h.workspace, 'ci').mkdirs()
         scripts.each { String name, String text ->
@@ -157,7 +159,7 @@ XML
         assertTrue(new File(service.workspace, 'shipmark/provenance.json').exists())
         assertEquals([[artifacts: 'shipmark/provenance.json', fingerprint: true]], service.callsOf('archiveArtifacts')*.args)
         assertTrue('the build description was set', service.currentBuild.description as boolean)
-        assertTrue(service.currentBuild.keepLog)
+        assertFalse('a promotion to testing keeps no build', service.currentBuild.keepLog)
 
         PipelineHarness acceptance = build('app-acceptance', 5, ['deploy-testing.sh': '#!/usr/bin/env bash\necho "deploying $IMAGE"\n',
                                                                  'acceptance-tests.sh': junitScript('acceptance')])
@@ -165,6 +167,8 @@ XML
         acceptance.onInput = { Map args -> 'alice' }
         acceptance.runPipeline(new File(EXAMPLES, 'Jenkinsfile.acceptance'), replace)
         assertEquals(1, acceptance.callsOf('input').size())
+        assertFalse('the approval holds no node', acceptance.callsOf('input')[0].inNode)
+        assertTrue('a promotion to stable keeps the build', acceptance.currentBuild.keepLog)
 
         if (onPath('skopeo')) {
             ['testing', 'qa-passed', 'stable'].each { String channel ->

@@ -12,7 +12,7 @@ class MarkImageStepTests extends StepTestCase {
         answer(mark: [status: 0, json: [image: IMAGE, suite: 'unit', result: 'passed']])
         assertEquals('passed', h.runStep('markImage', [image: IMAGE, suite: 'unit', result: 'passed']).result)
         assertEquals(['--suite=unit', '--result=passed', '--', IMAGE], argvOf('mark'))
-        assertEquals(ShipmarkRunnerTests.helperScript('mark'), h.scripts().last())
+        ShipmarkRunnerTests.assertRanHelper(h, 'mark')
     }
 
     @Test
@@ -47,7 +47,7 @@ class MarkImageStepTests extends StepTestCase {
 
     @Test
     void it_fails_on_unknown_argument() {
-        assertEquals("markImage: unknown argument 'status'; valid arguments: image, suite, result, junit, url, configuration, credentialsId, jenkinsCredentialsId",
+        assertEquals("markImage: unknown argument 'status'; valid arguments: image, suite, result, junit, url, configuration, credentialsId, jenkinsCredentialsId, signingKeyCredentialsId",
             errorFrom { h.runStep('markImage', [image: IMAGE, suite: 'unit', status: 'passed']) })
     }
 

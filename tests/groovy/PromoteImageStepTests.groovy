@@ -17,7 +17,7 @@ class PromoteImageStepTests extends StepTestCase {
         assertTrue(h.runStep('promoteImage', [image: IMAGE, to: 'stable']) as boolean)
         assertEquals(['promote'], commands())
         assertEquals(['--to=stable', '--', IMAGE], argvOf('promote'))
-        assertEquals(ShipmarkRunnerTests.helperScript('promote'), h.shells.last().script)
+        ShipmarkRunnerTests.assertRanHelper(h, 'promote')
     }
 
     @Test
@@ -32,14 +32,49 @@ class PromoteImageStepTests extends StepTestCase {
     void it_keeps_the_build_and_adds_a_badge_once_promoted() {
         h.runStep('promoteImage', [image: IMAGE, to: 'stable'])
         assertTrue(h.currentBuild.keepLog)
+        assertEquals([[id: 'shipmark-channel-stable', text: '\u2605 stable']], h.callsOf('addBadge')*.args)
+        assertEquals([], h.callsOf('addShortText'))
+    }
+
+    @Test
+    void promotions_to_other_channels_keep_no_build() {
+        h.runStep('promoteImage', [image: IMAGE, to: 'testing'])
+        assertFalse(h.currentBuild.keepLog)
+        assertFalse(argvOf('promote').any { it.startsWith('--keep-build-for') })
+        assertEquals(1, h.callsOf('addBadge').size())
+    }
+
+    @Test
+    void keep_channels_is_passed_on_so_the_producing_build_follows_it() {
+        h.runStep('promoteImage', [image: IMAGE, to: 'testing', keepChannels: ['testing', 'stable']])
+        assertTrue(h.currentBuild.keepLog)
+        assertTrue(argvOf('promote').contains('--keep-build-for=testing,stable'))
+        h.runStep('promoteImage', [image: IMAGE, to: 'stable', keepLog: false])
+        assertTrue(argvOf('promote', 1).contains('--keep-build-for='))
+    }
+
+    @Test
+    void badge_falls_back_to_add_short_text_of_badge_1() {
+        h.absentSteps << 'addBadge'
+        h.runStep('promoteImage', [image: IMAGE, to: 'stable'])
         assertEquals([[text: '\u2605 stable']], h.callsOf('addShortText')*.args)
+    }
+
+    @Test
+    void approval_asked_outside_node_is_recorded_as_the_actor() {
+        h.runStep('promoteImage', [image: IMAGE, to: 'stable', approvedBy: 'alice'])
+        assertEquals([], h.callsOf('input'))
+        assertEquals(['promote'], commands())
+        assertEquals('alice via https://jenkins.example.com/job/app/7/', h.helperRuns[0].env.SHIPMARK_BY)
+        assertTrue(errorFrom { h.runStep('promoteImage', [image: IMAGE, to: 'stable', approvedBy: 'alice', approve: [submitter: 'x']]) }
+            .contains("either 'approve'"))
     }
 
     @Test
     void it_can_leave_keep_log_and_badge_alone() {
         h.runStep('promoteImage', [image: IMAGE, to: 'stable', keepLog: false, badge: false])
         assertFalse(h.currentBuild.keepLog)
-        assertEquals([], h.callsOf('addShortText'))
+        assertEquals([], h.callsOf('addBadge'))
     }
 
     @Test
@@ -56,7 +91,7 @@ class PromoteImageStepTests extends StepTestCase {
         assertEquals(false, h.runStep('promoteImage', [image: IMAGE, to: 'stable', failOnRefusal: false]))
         assertTrue(h.log.any { it.contains('suite acceptance has no result') })
         assertFalse(h.currentBuild.keepLog)
-        assertEquals([], h.callsOf('addShortText'))
+        assertEquals([], h.callsOf('addBadge'))
     }
 
     @Test
@@ -72,7 +107,7 @@ class PromoteImageStepTests extends StepTestCase {
         assertTrue(h.runStep('promoteImage', [image: IMAGE, to: 'stable', dryRun: true]) as boolean)
         assertEquals(['--to=stable', '--dry-run', '--', IMAGE], argvOf('promote'))
         assertFalse(h.currentBuild.keepLog)
-        assertEquals([], h.callsOf('addShortText'))
+        assertEquals([], h.callsOf('addBadge'))
     }
 
     @Test
@@ -105,8 +140,8 @@ class PromoteImageStepTests extends StepTestCase {
 
     @Test
     void it_fails_on_unknown_argument() {
-        assertEquals("promoteImage: unknown argument 'channel'; valid arguments: image, to, policy, approve, copyTo, dryRun, force, " +
-            'reason, failOnRefusal, keepLog, badge, credentialsId, jenkinsCredentialsId',
+        assertEquals("promoteImage: unknown argument 'channel'; valid arguments: image, to, policy, approve, approvedBy, copyTo, dryRun, force, " +
+            'reason, failOnRefusal, keepLog, keepChannels, badge, credentialsId, jenkinsCredentialsId, signingKeyCredentialsId',
             errorFrom { h.runStep('promoteImage', [image: IMAGE, channel: 'stable']) })
         assertEquals([], h.shells)
     }
@@ -138,8 +173,22 @@ class PromoteImageStepTests extends StepTestCase {
         assertEquals('reg-secret-value', env.SHIPMARK_REGISTRY_PASSWORD)
         assertEquals('jenkins-bot', env.JENKINS_USER)
         assertEquals('jenkins-token-value', env.JENKINS_API_TOKEN)
-        Map bootstrapEnv = h.shells[0].env
-        assertFalse(bootstrapEnv.containsKey('SHIPMARK_REGISTRY_PASSWORD'))
         assertEquals(['registry-creds', 'jenkins-creds'], h.callsOf('usernamePassword')*.args*.credentialsId)
+        assertFalse(h.currentEnv().containsKey('SHIPMARK_REGISTRY_PASSWORD'))
+    }
+
+    @Test
+    void it_binds_the_signing_key_as_a_file_for_writing_commands() {
+        h.runStep('promoteImage', [image: IMAGE, to: 'stable', signingKeyCredentialsId: 'signing-key', approve: [submitter: 'a']])
+        assertEquals([[credentialsId: 'signing-key', variable: 'SHIPMARK_SIGNING_KEY']], h.callsOf('file')*.args.unique())
+        h.helperRuns.each { assertTrue(new File(it.env.SHIPMARK_SIGNING_KEY).text.contains('PRIVATE KEY')) }
+    }
+
+    @Test
+    void without_jenkins_credentials_the_helper_leaves_jenkins_alone() {
+        h.runStep('promoteImage', [image: IMAGE, to: 'stable'])
+        assertFalse(h.helperRuns[0].env.containsKey('JENKINS_URL'))
+        h.runStep('promoteImage', [image: IMAGE, to: 'stable', jenkinsCredentialsId: 'jenkins-creds'])
+        assertEquals('https://jenkins.example.com/', h.helperRuns[1].env.JENKINS_URL)
     }
 }

@@ -16,7 +16,7 @@ class RecordImageStepTests extends StepTestCase {
         assertEquals(RECORDED, h.runStep('recordImage', [image: IMAGE]))
         assertEquals(['record'], commands())
         assertEquals(['--out-dir=shipmark', '--', IMAGE], argvOf('record'))
-        assertEquals(ShipmarkRunnerTests.helperScript('record'), h.scripts().last())
+        ShipmarkRunnerTests.assertRanHelper(h, 'record')
     }
 
     @Test
@@ -47,13 +47,25 @@ class RecordImageStepTests extends StepTestCase {
     }
 
     @Test
-    void it_adds_to_a_description_the_build_already_has() {
-        recordWrites('second image')
-        h.currentBuild.description = 'first image'
+    void it_adds_its_paragraph_after_the_users_own_and_replaces_it_later() {
+        recordWrites('shipmark: app:1\nQA: not tested yet')
+        h.currentBuild.description = 'Release candidate\nfor the March train'
         h.runStep('recordImage', [image: IMAGE])
-        assertEquals('first image\nsecond image', h.currentBuild.description)
+        assertEquals('Release candidate\nfor the March train\n\nshipmark: app:1\nQA: not tested yet', h.currentBuild.description)
+        recordWrites('shipmark: app:1\nQA: not tested yet\n\nshipmark: app:2\nQA: not tested yet')
         h.runStep('recordImage', [image: IMAGE])
-        assertEquals('first image\nsecond image', h.currentBuild.description)
+        assertEquals('Release candidate\nfor the March train\n\nshipmark: app:1\nQA: not tested yet\n\nshipmark: app:2\nQA: not tested yet',
+            h.currentBuild.description)
+    }
+
+    @Test
+    void an_html_description_comes_from_description_html() {
+        recordWrites('<div class="shipmark" data-digest="sha256:1"><b>app</b></div>')
+        h.currentBuild.description = '<p>mine</p>\n\n<div class="shipmark" data-digest="sha256:0">old</div>'
+        h.runStep('recordImage', [image: IMAGE, descriptionFormat: 'html'])
+        assertTrue(argvOf('record').contains('--description-format=html'))
+        assertEquals('<p>mine</p>\n\n<div class="shipmark" data-digest="sha256:1"><b>app</b></div>', h.currentBuild.description)
+        assertTrue(errorFrom { h.runStep('recordImage', [image: IMAGE, descriptionFormat: 'markdown']) }.contains("'text' or 'html'"))
     }
 
     @Test
@@ -70,22 +82,14 @@ class RecordImageStepTests extends StepTestCase {
         recordWrites('x', RECORDED)
         h.runStep('recordImage', [image: IMAGE])
         h.runStep('recordImage', [image: 'registry.example.com:5000/team/app@' + DIGEST])
-        assertEquals(['1.4.2-b7.20261128.abc1234', '0123456789ab'], h.callsOf('addShortText')*.args*.text)
+        assertEquals(['1.4.2-b7.20261128.abc1234', '0123456789ab'], h.callsOf('addBadge')*.args*.text)
     }
 
     @Test
     void it_carries_on_without_the_badge_plugin() {
         recordWrites('x', RECORDED)
-        h.absentSteps << 'addShortText'
+        h.absentSteps.addAll(['addBadge', 'addShortText'])
         assertEquals(RECORDED, h.runStep('recordImage', [image: IMAGE]))
-    }
-
-    @Test
-    void it_carries_on_when_the_badge_step_is_simply_missing() {
-        recordWrites('x', RECORDED)
-        h.binding.variables.remove('addShortText')
-        assertEquals(RECORDED, h.runStep('recordImage', [image: IMAGE]))
-        assertTrue(h.log.contains('recordImage: the Badge plugin is not installed; no badge added'))
     }
 
     @Test
@@ -100,7 +104,7 @@ class RecordImageStepTests extends StepTestCase {
     @Test
     void it_fails_on_unknown_argument() {
         assertEquals("recordImage: unknown argument 'commit'; valid arguments: image, outDir, gitCommit, gitBranch, gitUrl, buildUrl, " +
-            'baseImage, materials, archive, description, badge, credentialsId, jenkinsCredentialsId',
+            'baseImage, materials, archive, description, descriptionFormat, badge, credentialsId, jenkinsCredentialsId, signingKeyCredentialsId',
             errorFrom { h.runStep('recordImage', [image: IMAGE, commit: 'abc']) })
         assertEquals([], h.shells)
     }

@@ -11,7 +11,7 @@ class RejectImageStepTests extends StepTestCase {
         answer(reject: [status: 0, json: [image: IMAGE, digest: 'sha256:' + 'a' * 64, record: 'sha256:' + 'e' * 64]])
         assertEquals(IMAGE, h.runStep('rejectImage', [image: IMAGE, reason: 'corrupts data on upgrade']).image)
         assertEquals(['--reason=corrupts data on upgrade', '--', IMAGE], argvOf('reject'))
-        assertEquals(ShipmarkRunnerTests.helperScript('reject'), h.scripts().last())
+        ShipmarkRunnerTests.assertRanHelper(h, 'reject')
     }
 
     @Test
@@ -22,7 +22,7 @@ class RejectImageStepTests extends StepTestCase {
 
     @Test
     void it_fails_on_unknown_argument() {
-        assertEquals("rejectImage: unknown argument 'why'; valid arguments: image, reason, credentialsId, jenkinsCredentialsId",
+        assertEquals("rejectImage: unknown argument 'why'; valid arguments: image, reason, credentialsId, jenkinsCredentialsId, signingKeyCredentialsId",
             errorFrom { h.runStep('rejectImage', [image: IMAGE, why: 'x']) })
     }
 

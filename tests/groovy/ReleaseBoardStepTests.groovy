@@ -9,7 +9,7 @@ class ReleaseBoardStepTests extends StepTestCase {
     void it_writes_the_board_and_publishes_it() {
         h.runStep('releaseBoard', [out: 'reports/board.html', title: 'Stable'])
         assertEquals(['--services=deploy/services.yaml', '--out=reports/board.html', '--title=Stable'], argvOf('board'))
-        assertEquals(ShipmarkRunnerTests.helperScript('board'), h.scripts().last())
+        ShipmarkRunnerTests.assertRanHelper(h, 'board')
         assertEquals([target: [reportDir: 'reports', reportFiles: 'board.html', reportName: 'Stable', keepAll: true,
                                alwaysLinkToLastBuild: true, allowMissing: false]], h.callsOf('publishHTML')[0].args)
     }

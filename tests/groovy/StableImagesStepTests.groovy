@@ -19,7 +19,7 @@ class StableImagesStepTests extends StepTestCase {
         answer(plan: [status: 0, json: PLAN])
         assertEquals([api: image('api', 'a'), web: image('web', 'b')], h.runStep('stableImages', [:]))
         assertEquals(['--services=deploy/services.yaml', '--channel=stable'], argvOf('plan'))
-        assertEquals(ShipmarkRunnerTests.helperScript('plan'), h.scripts().last())
+        ShipmarkRunnerTests.assertRanHelper(h, 'plan')
     }
 
     @Test

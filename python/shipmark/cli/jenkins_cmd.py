@@ -15,7 +15,7 @@ from . import Output, common
 from .context import setting
 
 STRICT_ENV = "SHIPMARK_STRICT_JENKINS"
-FORMATS = ("text", "html")   # = ops.jenkins_sync.FORMATS, spelled here so that --help imports no ops
+FORMATS = ("text", "html")   # = ops.description.FORMATS, spelled here so that --help imports no ops
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -42,10 +42,10 @@ def _strict(args) -> bool:
 
 def after_registry_op(args, ctx, out: Output, store, updates: Iterable,
                       reason: Optional[str] = None) -> Output:
-    """Update the producing builds of `updates` (ops.jenkins_sync.Update) and report on it; never
+    """Update the producing builds of `updates` (ops.build_sync.Update) and report on it; never
     undoes or fails the registry operation (only the exit code changes, with --strict-jenkins)."""
-    from ..ops import jenkins_sync
-    from ..ops.jenkins_sync import BuildSync, SyncReport
+    from ..ops import build_sync
+    from ..ops.build_sync import BuildSync, SyncReport
     updates = list(updates)
     if getattr(args, "no_jenkins", False) or not updates:
         return out
@@ -53,7 +53,7 @@ def after_registry_op(args, ctx, out: Output, store, updates: Iterable,
         client = ctx.jenkins()
         if client is None:
             return out
-        report = jenkins_sync.sync(client=client, store=store, updates=updates, now=ctx.now, by=ctx.by,
+        report = build_sync.sync(client=client, store=store, updates=updates, now=ctx.now, by=ctx.by,
                                    fmt=setting(args, "description_format", "text"), reason=reason)
     except ShipmarkError as exc:   # e.g. JENKINS_USER without JENKINS_API_TOKEN
         report = SyncReport([BuildSync(u.label, "failed", error=exc) for u in updates])
@@ -67,6 +67,34 @@ def after_registry_op(args, ctx, out: Output, store, updates: Iterable,
             out.lines.append("  jenkins: " + _sync_line(r))
     if strict and not report.ok:
         out.code = 5
+    return out
+
+
+def keep_promoted_build(args, ctx, out: Output, build) -> Output:
+    """After `promote --from-promotion`: keep the promoted (carrier) build forever, so that its
+    job's log rotation does not delete it with its stars and approvals. Failures are warnings, as
+    for the producing build."""
+    from ..ops.build_sync import BuildSync
+    if getattr(args, "no_jenkins", False):
+        return out
+    result = BuildSync(str(build), "failed", job=build.job, number=build.number)
+    try:
+        client = ctx.jenkins()
+        if client is None:
+            return out
+        result.build = client.build_url(build)
+        result.kept_now = client.keep(build)
+        result.kept, result.status = True, "updated" if result.kept_now else "unchanged"
+    except ShipmarkError as exc:
+        result.error = exc
+    if isinstance(out.data, dict):
+        out.data["promoted_build"] = result.to_json()
+    if result.status == "failed":
+        _warn(result, _strict(args))
+        if _strict(args):
+            out.code = 5
+    elif result.kept_now:
+        out.lines.append(f"  jenkins: kept {build.job} #{build.number} forever")
     return out
 
 
@@ -165,8 +193,8 @@ def _promotion_lines(status) -> List[str]:
 
 
 def run_promotions(args, ctx) -> Output:
-    from ..ops import jenkins_sync
-    status = jenkins_sync.promotion_status(_client(ctx), _build(args))
+    from ..ops import promoted_builds
+    status = promoted_builds.promotion_status(_client(ctx), _build(args))
     return Output(status.to_json(), _promotion_lines(status))
 
 
@@ -180,28 +208,34 @@ def _params(items) -> List[tuple]:
     return out
 
 
+APPROVERS_HINT = ("a process whose manual condition lists approvers accepts only those users and groups "
+                  "(they need no Promotion/Promote) and administrators; one without a list needs Promotion/Promote")
+
+
 def _action_output(result) -> Output:
     verb = {"approve": "approval sent", "force": "forced"}[result.action]
     line = f"{verb}: {result.process} of {result.status.build} is {result.after}"
-    if result.action == "approve" and result.after == result.before == "pending":
-        line += " (Jenkins ignores approvals already given, and those of users not allowed to approve)"
+    if result.after == "queued":
+        line += " (Jenkins queued the promotion; `shipmark jenkins promotions` shows when it ran)"
+    elif result.action == "approve" and result.after == result.before == "pending":
+        line += f" (Jenkins ignores approvals already given, and those of users not allowed to approve: {APPROVERS_HINT})"
     return Output(result.to_json(), [line])
 
 
 def run_approve(args, ctx) -> Output:
-    from ..ops import jenkins_sync
-    return _action_output(jenkins_sync.approve(_client(ctx), _build(args), args.process, _params(args.param)))
+    from ..ops import promoted_builds
+    return _action_output(promoted_builds.approve(_client(ctx), _build(args), args.process, _params(args.param)))
 
 
 def run_force(args, ctx) -> Output:
-    from ..ops import jenkins_sync
-    return _action_output(jenkins_sync.force(_client(ctx), _build(args), args.process))
+    from ..ops import promoted_builds
+    return _action_output(promoted_builds.force(_client(ctx), _build(args), args.process))
 
 
 def run_builds(args, ctx) -> Output:
-    from ..ops import jenkins_sync
+    from ..ops import build_sync
     repo = ctx.repo(args.image_repo)
-    report = jenkins_sync.builds(client=_client(ctx), store=ctx.store(repo), repo=repo, job=parse_job(args.job),
+    report = build_sync.builds(client=_client(ctx), store=ctx.store(repo), repo=repo, job=parse_job(args.job),
                                  limit=args.limit, progress=ctx.progress())
     lines = []
     for row in report.builds:
@@ -218,14 +252,14 @@ def run_builds(args, ctx) -> Output:
 
 
 def run_sync(args, ctx) -> Output:
-    from ..ops import jenkins_sync
+    from ..ops import build_sync
+    from ..ops.build_sync import Update
     from ..ops.images import load
-    from ..ops.jenkins_sync import Update
     client = _client(ctx)
     ref = ctx.image(args.image)
     store = ctx.store(ref)
     image = load(store, ref)
-    report = jenkins_sync.sync(client=client, store=store, updates=[Update(image, "state refreshed", keep=args.keep)],
+    report = build_sync.sync(client=client, store=store, updates=[Update(image, "state refreshed", keep=args.keep)],
                                now=ctx.now, by=ctx.by, fmt=setting(args, "description_format", "text"))
     result = report.results[0]
     if result.status == "failed":

@@ -45,6 +45,6 @@ def run(args, ctx) -> Output:
     line = f"marked {out.image.pinned}: {args.suite} {result}"
     if counts:
         line += f" ({counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped)"
-    from ..ops.jenkins_sync import Update
+    from ..ops.build_sync import Update
     return after_registry_op(args, ctx, Output(data, [line]), ctx.store(ref),
                              [Update(out.image, f"{args.suite} {result}")])

@@ -4,7 +4,9 @@ import os
 
 from ..errors import InputError
 from . import Output, common, policy_flag
-from .jenkins_cmd import after_registry_op, sync_flags
+from .jenkins_cmd import after_registry_op, keep_promoted_build, sync_flags
+
+DEFAULT_KEEP = "stable"
 
 
 def add(sub):
@@ -27,6 +29,10 @@ def add(sub):
     p.add_argument("--from-promotion", action="store_true",
                    help="inside a Promoted Builds process: IMAGE is the promoted build's IMAGE parameter, "
                         "else its archived shipmark/provenance.json (reads PROMOTED_JOB_FULL_NAME, PROMOTED_NUMBER)")
+    p.add_argument("--keep-build-for", metavar="CHANNELS",
+                   help="comma-separated channels whose promotions keep the producing build (and, with "
+                        "--from-promotion, the carrier build) forever; empty: none "
+                        f"(env SHIPMARK_KEEP_BUILD_FOR; default {DEFAULT_KEEP})")
     sync_flags(p)
     common(p)
     p.set_defaults(run=run)
@@ -39,7 +45,7 @@ def run(args, ctx) -> Output:
         if args.image:
             raise InputError("give IMAGE or --from-promotion, not both",
                              "in a promotion process, pass the image as the IMAGE parameter")
-        from ..ops.jenkins_sync import promotion_source
+        from ..ops.promoted_builds import promotion_source
         source = promotion_source(os.environ, ctx.jenkins())
         args.image = source.image
     if not args.image:
@@ -61,11 +67,24 @@ def run(args, ctx) -> Output:
         lines.append(f"  image from {source.source}")
     if result.dry_run:
         return Output(data, lines)
-    from ..ops.jenkins_sync import Update
+    from ..ops.build_sync import Update
     note = f"already in {result.channel}" if result.already else \
         f"{'forced into' if result.forced else 'promoted to'} {result.channel}"
-    return after_registry_op(args, ctx, Output(data, lines), ctx.store(copy_to) if copy_to else ctx.store(ref),
-                             [Update(result.image, note, keep=True)])
+    keep = result.channel in keeps(args)
+    out = after_registry_op(args, ctx, Output(data, lines), ctx.store(copy_to) if copy_to else ctx.store(ref),
+                            [Update(result.image, note, keep=keep)])
+    if source is not None and keep:
+        # The carrier build holds the stars and approvals: its job's log rotation must not delete it.
+        out = keep_promoted_build(args, ctx, out, source.build)
+    return out
+
+
+def keeps(args) -> set:
+    """The channels whose promotions keep builds forever: --keep-build-for, its variable, 'stable'."""
+    text = getattr(args, "keep_build_for", None)
+    if text is None:
+        text = os.environ.get("SHIPMARK_KEEP_BUILD_FOR", DEFAULT_KEEP)
+    return {c.strip() for c in text.split(",") if c.strip()}
 
 
 def promotion_lines(result) -> list:

@@ -62,8 +62,8 @@ def run(args, ctx) -> Output:
                                  base_image=args.base_image, materials=_materials(args.material), **values)
     data = dict(result.to_json(), statement=result.statement)
     if args.out_dir:
-        from ..ops import jenkins_sync
-        data["files"] = jenkins_sync.write_build_files(
+        from ..ops import description
+        data["files"] = description.write_build_files(
             args.out_dir, image=result.image, record=result.record.to_json(), stmt=result.statement,
             fmt=setting(args, "description_format", "text"), now=ctx.now, by=ctx.by)
     return Output(data,

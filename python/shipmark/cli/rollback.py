@@ -28,6 +28,6 @@ def run(args, ctx) -> Output:
     lines = [f"rolled {args.channel} back to {result.to_image.pinned} ({result.to_image.tags[0]})"]
     if result.rejection:
         lines.append(f"  rejected {result.from_image}")
-    from ..ops.jenkins_sync import rollback_updates
+    from ..ops.build_sync import rollback_updates
     return after_registry_op(args, ctx, Output(result.to_json(), lines), ctx.store(repo),
                              rollback_updates(result, args.reason))

@@ -23,7 +23,7 @@ def run(args, ctx) -> Output:
     out = annotate.verdict(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, reject=args.reject,
                            reason=args.reason)
     verb = "rejected" if args.reject else "restored"
-    from ..ops.jenkins_sync import Update
+    from ..ops.build_sync import Update
     return after_registry_op(args, ctx, Output(out.to_json(), [f"{verb} {out.image.pinned}: {args.reason}"]),
                              ctx.store(ref), [Update(out.image, f"{verb}: {args.reason}")],
                              reason=args.reason if args.reject else None)

@@ -217,3 +217,11 @@ def _is_full_hex(algo: str, hexpart: str) -> bool:
     if not hexpart or not re.fullmatch(r"[0-9a-fA-F]+", hexpart):
         return False
     return len(hexpart) == _HEX_LENGTHS.get(algo, len(hexpart))
+
+
+def build_of(statement: Mapping) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """(build URL, commit, branch) from a provenance statement: the reverse of provenance_predicate."""
+    pred = statement.get("predicate") or {}
+    run = (pred.get("runDetails") or {}).get("metadata") or {}
+    external = (pred.get("buildDefinition") or {}).get("externalParameters") or {}
+    return run.get("invocationId"), external.get("revision"), external.get("ref")

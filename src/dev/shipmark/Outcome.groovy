@@ -34,13 +34,10 @@ class Outcome implements Serializable {
     final int status
     /** The parsed `--json` document, or null when the helper printed none. */
     final Map json
-    /** Where that document is on the agent (for commands that read it back, e.g. `--plan`). */
-    final String outFile
 
-    Outcome(int status, Map json, String outFile = null) {
+    Outcome(int status, Map json) {
         this.status = status
         this.json = json
-        this.outFile = outFile
     }
 
     @NonCPS
@@ -78,7 +75,7 @@ class Outcome implements Serializable {
         if (reasons == null && json != null) {
             reasons = json.reasons
         }
-        return reasons instanceof Collection ? reasons.collect { it.toString() } : []
+        return reasons instanceof Collection ? reasons.collect { Object reason -> reason.toString() } : []
     }
 
     /** The message a step passes to `error(...)`: "step: message", then the hint on its own line. */

@@ -23,7 +23,7 @@ class Plan {
     /** Names of the services for which nothing is eligible. */
     @NonCPS
     static List<String> missing(Map plan) {
-        return services(plan).findAll { !it.image }.collect { it.name.toString() }
+        return services(plan).findAll { Map service -> !service.image }.collect { Map service -> service.name.toString() }
     }
 
     /** "worker: channel 'stable' of ... has no member" for each service without an image. */
@@ -55,6 +55,6 @@ class Plan {
         if (!(list instanceof Collection)) {
             return []
         }
-        return list.findAll { it instanceof Map && it.name } as List<Map>
+        return list.findAll { Object service -> service instanceof Map && service.name } as List<Map>
     }
 }

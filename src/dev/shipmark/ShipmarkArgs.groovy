@@ -67,6 +67,20 @@ class ShipmarkArgs implements Serializable {
 
     @NonCPS
     String toJson() {
-        return JsonOutput.toJson(toList())
+        return json(toList())
+    }
+
+    /**
+     * A list of strings as a JSON array. Script-security blacklists `JsonOutput.toJson(Object)`
+     * (SECURITY-538), which is what `toJson(List)` resolves to, so each element goes through the
+     * whitelisted `toJson(String)` instead.
+     */
+    @NonCPS
+    static String json(List<String> values) {
+        List<String> items = []
+        for (Object value : values) {
+            items.add(JsonOutput.toJson(value.toString()))
+        }
+        return '[' + items.join(',') + ']'
     }
 }

@@ -7,50 +7,62 @@ import com.cloudbees.groovy.cps.NonCPS
  *
  * This is the one class under src/ that calls pipeline steps, through the step script it is given
  * (pipeline-library's `InfraConfig(env)` keeps its classes step-free; running the helper is what
- * every step shares, so it lives here once instead of six times in vars/).
+ * every step shares, so it lives here once instead of in each file of vars/).
  *
- * How values travel: the argument list goes to a JSON file written with `writeFile`; the helper's
- * path, that file and the output file go to the shell as environment variables through `withEnv`;
- * credentials come only from `withCredentials`. The shell scripts below are constants, so no user
- * value is ever part of a command line and `sh -x` prints only file paths.
+ * One helper call is one `sh` step, labelled "shipmark COMMAND", whose script is
+ * resources/dev/shipmark/run-shipmark.sh in step mode: it finds the helper (or takes $SHIPMARK),
+ * writes the arguments to a temporary file, runs the command and prints the status, the helper's
+ * path and the JSON, removing its files on exit. Values reach it only through `withEnv` (the
+ * argument list as JSON in SHIPMARK_ARGV) and credentials only through `withCredentials`, so no
+ * user value is ever part of a command line. The script text is read once per runner.
+ *
+ * Jenkins REST: Jenkins sets JENKINS_URL on every build, so without bound Jenkins credentials the
+ * helper would call REST anonymously (a warning per step, and a wait on agents that cannot reach
+ * the controller). JENKINS_URL is therefore removed for a call unless this step binds
+ * `jenkinsCredentialsId` or an enclosing block (withShipmark, withCredentials) bound JENKINS_USER.
  */
 class ShipmarkRunner implements Serializable {
 
     private static final long serialVersionUID = 1L
 
-    static final String BOOTSTRAP_RESOURCE = 'dev/shipmark/run-shipmark.sh'
+    static final String SCRIPT_RESOURCE = 'dev/shipmark/run-shipmark.sh'
     static final String VERSION_RESOURCE = 'dev/shipmark/VERSION'
 
-    /** The helper commands a step may run; the name is the only non-constant part of a script. */
+    /** The helper commands a step may run; the name is the only non-constant value the script gets besides the JSON. */
     static final List<String> COMMANDS = ['record', 'mark', 'promote', 'reject', 'restore', 'plan', 'render', 'deployed', 'board']
-
-    static final String BOOTSTRAP_SCRIPT = 'bash "$SHIPMARK_BOOTSTRAP" > "$SHIPMARK_HELPER_FILE"'
+    /** Commands that write records: they get the signing key when one is bound. */
+    static final List<String> WRITING = ['record', 'mark', 'promote', 'reject', 'restore', 'deployed']
 
     private final Object script
     private final String step
     private final String credentialsId
     private final String jenkinsCredentialsId
+    private final String signingKeyCredentialsId
     private String helper
+    private String scriptText
+    private String version
 
     /**
      * @param script the step script (`this` inside vars/*.groovy)
-     * @param step the step's name, used in messages and file names
-     * @param opts the step's options; `credentialsId` and `jenkinsCredentialsId` are read here
+     * @param step the step's name, used in messages and labels
+     * @param opts the step's options; `credentialsId`, `jenkinsCredentialsId` and
+     *        `signingKeyCredentialsId` are read here
      */
     ShipmarkRunner(Object script, String step, Map opts) {
         this.script = script
         this.step = step
         this.credentialsId = opts.credentialsId
         this.jenkinsCredentialsId = opts.jenkinsCredentialsId
+        this.signingKeyCredentialsId = opts.signingKeyCredentialsId
     }
 
-    /** The shell script that runs a helper command; constant apart from the vetted command name. */
+    /** The label of the `sh` step that runs a command, as the stage view shows it. */
     @NonCPS
-    static String commandLine(String command) {
+    static String label(String command) {
         if (!COMMANDS.contains(command)) {
             throw new IllegalArgumentException("not a shipmark command this library runs: ${command}")
         }
-        return '"$SHIPMARK" ' + command + ' --json --args-file "$SHIPMARK_ARGS" > "$SHIPMARK_OUT"'
+        return "shipmark ${command}".toString()
     }
 
     /**
@@ -58,29 +70,68 @@ class ShipmarkRunner implements Serializable {
      *
      * @param argv the arguments, usually from {@link ShipmarkArgs#toList()}
      * @param extraEnv more `NAME=value` entries for `withEnv`, such as `SHIPMARK_BY=...`
+     * @param saveOutput a workspace file that also keeps the JSON (deployStable's plan), or null
      */
-    Outcome run(String command, List<String> argv, List<String> extraEnv = []) {
-        String line = commandLine(command)
-        String tmp = script.pwd(tmp: true)
-        String executable = locate(tmp)
-        String base = "${tmp}/shipmark-${step}-${command}-${UUID.randomUUID()}"
-        String argsFile = "${base}-args.json"
-        String outFile = "${base}-out.json"
-        script.writeFile(file: argsFile, text: groovy.json.JsonOutput.toJson(argv))
-        List<String> env = ["SHIPMARK=${executable}", "SHIPMARK_ARGS=${argsFile}", "SHIPMARK_OUT=${outFile}"]
+    Outcome run(String command, List<String> argv, List<String> extraEnv = [], String saveOutput = null) {
+        String name = label(command)
+        List<String> env = ["SHIPMARK_STEP_COMMAND=${command}".toString(), "SHIPMARK_ARGV=${ShipmarkArgs.json(argv)}".toString()]
+        if (saveOutput) {
+            env << "SHIPMARK_SAVE_OUTPUT=${saveOutput}".toString()
+        }
+        if (!jenkinsCredentialsId && !script.env.JENKINS_USER) {
+            env << 'JENKINS_URL='
+        }
         env.addAll(extraEnv)
-        // Closures use locals, not fields: CPS-transformed closures do not reliably see private fields.
-        def steps = script
-        int status = steps.withEnv(env) {
-            withHelperCredentials {
-                steps.sh(returnStatus: true, script: line)
-            }
-        } as int
-        return new Outcome(status, readOutput(outFile), outFile)
+        Map result = runScript(env, credentialBindings(command), name)
+        if (result.stage != 'command') {
+            failToLocate(result.status)
+        }
+        helper = result.helper
+        return new Outcome(result.status as int, readOutput(result.json as String))
     }
 
-    /** Runs body inside `withCredentials` for the registry and Jenkins credentials that were given. */
-    Object withHelperCredentials(Closure body) {
+    /** Finds (or installs) the helper on this agent and returns its path, in one `sh` step. */
+    String locate() {
+        Map result = runScript(['SHIPMARK_STEP_COMMAND=locate', 'SHIPMARK_ARGV=[]'], [], 'shipmark: find the helper')
+        if (result.stage != 'located') {
+            failToLocate(result.status)
+        }
+        helper = result.helper
+        return helper
+    }
+
+    private Map runScript(List<String> env, List bindings, String name) {
+        if (scriptText == null) {
+            scriptText = script.libraryResource(SCRIPT_RESOURCE)
+        }
+        List<String> all = new ArrayList<String>(env)
+        if (helper) {
+            all << "SHIPMARK=${helper}".toString()
+        } else if (!script.env.SHIPMARK) {
+            // Only a helper still to be found needs the version: it keys the cached virtualenv.
+            if (version == null) {
+                version = script.libraryResource(VERSION_RESOURCE).trim()
+            }
+            all << "SHIPMARK_LIBRARY_VERSION=${version}".toString()
+        }
+        // Closures use locals, not fields: CPS-transformed closures do not reliably see private fields.
+        def steps = script
+        String body = scriptText
+        String printed = steps.withEnv(all) {
+            withBindings(bindings) {
+                steps.sh(label: name, returnStdout: true, script: body)
+            }
+        }
+        return StepOutput.parse(printed)
+    }
+
+    private void failToLocate(Object status) {
+        script.error("${step}: could not find or install the shipmark helper (run-shipmark.sh exited with ${status}; see the log above). " +
+            'Put shipmark on the PATH of this agent, or set SHIPMARK_PIP_SPEC to something pip can install.')
+    }
+
+    /** The `withCredentials` bindings a command gets from this step's own credential ids. */
+    List credentialBindings(String command) {
         List bindings = []
         if (credentialsId) {
             bindings << script.usernamePassword(credentialsId: credentialsId,
@@ -90,68 +141,49 @@ class ShipmarkRunner implements Serializable {
             bindings << script.usernamePassword(credentialsId: jenkinsCredentialsId,
                 usernameVariable: 'JENKINS_USER', passwordVariable: 'JENKINS_API_TOKEN')
         }
+        if (signingKeyCredentialsId && WRITING.contains(command)) {
+            bindings << script.file(credentialsId: signingKeyCredentialsId, variable: 'SHIPMARK_SIGNING_KEY')
+        }
+        return bindings
+    }
+
+    /** Runs body inside `withCredentials` when there is something to bind. */
+    Object withBindings(List bindings, Closure body) {
         if (bindings) {
             return script.withCredentials(bindings, body)
         }
         return body.call()
     }
 
-    /** Adds a short text badge when the Badge plugin is installed; says so and carries on when not. */
-    void badge(String text) {
+    /**
+     * Adds a text badge: `addBadge` (Badge 2.x and 3.x), else `addShortText` (Badge 1.x, removed in
+     * 3.x); says so and carries on when neither step exists.
+     */
+    void badge(String text, String id) {
+        try {
+            script.addBadge(id: id, text: text)
+            return
+        } catch (NoSuchMethodError ignored) {
+            // Badge 1.x or no Badge plugin: try the old step below.
+        }
         try {
             script.addShortText(text: text)
         } catch (NoSuchMethodError ignored) {
             script.echo("${step}: the Badge plugin is not installed; no badge added")
-        } catch (MissingMethodException ignored) {
-            script.echo("${step}: the Badge plugin is not installed; no badge added")
         }
-    }
-
-    /** Path of the helper on this agent: `shipmark` on PATH, else the cached virtualenv (created on first use). */
-    private String locate(String tmp) {
-        if (helper) {
-            return helper
-        }
-        String bootstrap = "${tmp}/run-shipmark.sh"
-        String answer = "${tmp}/shipmark-helper-${UUID.randomUUID()}.txt"
-        script.writeFile(file: bootstrap, text: script.libraryResource(BOOTSTRAP_RESOURCE))
-        String version = script.libraryResource(VERSION_RESOURCE).trim()
-        List<String> env = ["SHIPMARK_BOOTSTRAP=${bootstrap}", "SHIPMARK_HELPER_FILE=${answer}",
-                            "SHIPMARK_LIBRARY_VERSION=${version}"]
-        def steps = script
-        int status = steps.withEnv(env) {
-            steps.sh(returnStatus: true, script: BOOTSTRAP_SCRIPT)
-        } as int
-        String path = status == 0 ? lastLine(script.readFile(file: answer)) : ''
-        if (!path) {
-            script.error("${step}: could not find or install the shipmark helper (run-shipmark.sh exited with ${status}; see the log above). " +
-                'Put shipmark on the PATH of this agent, or set SHIPMARK_PIP_SPEC to something pip can install.')
-        }
-        helper = path
-        return helper
     }
 
     /** The helper's JSON document, or null when it printed nothing or something that is not JSON. */
-    private Map readOutput(String outFile) {
-        if (!script.fileExists(outFile)) {
-            return null
-        }
-        String text = script.readFile(file: outFile)
+    private Map readOutput(String text) {
         if (!text?.trim()) {
             return null
         }
         try {
-            Object parsed = script.readJSON(file: outFile, returnPojo: true)
+            Object parsed = script.readJSON(text: text, returnPojo: true)
             return parsed instanceof Map ? (Map) parsed : null
         } catch (Exception ignored) {
-            script.echo("${step}: shipmark printed output that is not JSON; see ${outFile}")
+            script.echo("${step}: shipmark printed output that is not JSON: ${StepOutput.firstLine(text)}")
             return null
         }
-    }
-
-    @NonCPS
-    private static String lastLine(String text) {
-        List<String> lines = (text ?: '').readLines().collect { it.trim() }.findAll { it }
-        return lines ? lines.last() : ''
     }
 }

@@ -25,9 +25,9 @@ class StepArgs implements Serializable {
     @NonCPS
     static String check(Map defaults, Map args, String step, List<String> required = [], List<String> flexible = []) {
         Map given = args == null ? [:] : args
-        List<String> unknown = given.keySet().collect { it.toString() }.findAll { !defaults.containsKey(it) }
+        List<String> unknown = given.keySet().collect { Object key -> key.toString() }.findAll { String key -> !defaults.containsKey(key) }
         if (unknown) {
-            String keys = unknown.collect { "'${it}'" }.join(', ')
+            String keys = unknown.collect { String key -> "'${key}'" }.join(', ')
             String noun = unknown.size() == 1 ? 'argument' : 'arguments'
             return "${step}: unknown ${noun} ${keys}; valid arguments: ${defaults.keySet().join(', ')}".toString()
         }
@@ -77,7 +77,7 @@ class StepArgs implements Serializable {
             if (!(value instanceof Collection)) {
                 return "must be a list of strings, got ${describe(value)}"
             }
-            return value.every { it instanceof CharSequence } ? null : "must be a list of strings, got ${describe(value)}"
+            return value.every { Object item -> item instanceof CharSequence } ? null : "must be a list of strings, got ${describe(value)}"
         }
         if (defaultValue instanceof Map) {
             return value instanceof Map ? null : "must be a map, got ${describe(value)}"

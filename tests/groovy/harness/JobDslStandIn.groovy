@@ -81,7 +81,7 @@ class DslContext {
         promotion         : ['name', 'icon', 'restrict', 'conditions', 'wrappers', 'actions'],
         conditions        : ['selfPromotion', 'parameterizedSelfPromotion', 'releaseBuild', 'downstream', 'upstream', 'manual'],
         wrappers          : ['credentialsBinding'],
-        credentialsBinding: ['usernamePassword', 'string'],
+        credentialsBinding: ['usernamePassword', 'string', 'file'],
         actions           : ['shell'],
         steps             : ['shell'],
         publishers        : ['fingerprint'],
@@ -233,6 +233,12 @@ class JobXml {
                                     credentialsId(u.arg(2))
                                     usernameVariable(u.arg(0))
                                     passwordVariable(u.arg(1))
+                                }
+                            }
+                            b.all('file').each { DslNode f ->
+                                'org.jenkinsci.plugins.credentialsbinding.impl.FileBinding' {
+                                    credentialsId(f.arg(1))
+                                    variable(f.arg(0))
                                 }
                             }
                             b.all('string').each { DslNode s ->

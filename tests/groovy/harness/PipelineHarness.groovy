@@ -10,18 +10,23 @@ import org.codehaus.groovy.runtime.InvokerHelper
  * step call is recorded. Files are real: each harness has its own workspace directory, so
  * writeFile / readFile / readJSON / fileExists behave as on an agent.
  *
- * `sh` has two modes. By default nothing is executed: the helper command line the library uses is
- * recognised, its --args-file is read back, and {@link #helper} decides the exit status and the
- * JSON it prints; other scripts go to {@link #otherShell}. With {@link #realShell} every script
- * runs in bash with the accumulated environment, in the workspace, as on an agent.
+ * `sh` has two modes. By default nothing is executed: the library's helper script (run-shipmark.sh
+ * in step mode, recognised by SHIPMARK_STEP_COMMAND in its environment) is answered by
+ * {@link #helper}, which decides the exit status and the JSON it prints; other scripts go to
+ * {@link #otherShell}. With {@link #realShell} every script runs in bash with the accumulated
+ * environment, in the workspace, as on an agent.
  */
 class PipelineHarness {
 
-    static final String HELPER_LINE = '^"\\$SHIPMARK" ([a-z]+) --json --args-file "\\$SHIPMARK_ARGS" > "\\$SHIPMARK_OUT"$'
+    static final String STEP_SCRIPT = new File(ROOT_DIR(), 'resources/dev/shipmark/run-shipmark.sh').getText('UTF-8')
     static final String FAKE_HELPER_PATH = '/opt/shipmark/bin/shipmark'
 
     /** Repository root: system property shipmark.root, else the working directory. */
-    static final File ROOT = new File(System.getProperty('shipmark.root', '.')).canonicalFile
+    static final File ROOT = ROOT_DIR()
+
+    private static File ROOT_DIR() {
+        return new File(System.getProperty('shipmark.root', '.')).canonicalFile
+    }
 
     final File workspace
     final File tmpDir
@@ -29,11 +34,11 @@ class PipelineHarness {
     final Map<String, Object> params = [:]
     final FakeBuild currentBuild = new FakeBuild()
 
-    /** Every step call: [step: name, args: what it was called with]. */
+    /** Every step call: [step: name, args: what it was called with, inNode: inside a node block]. */
     final List<Map> calls = []
     /** Every sh call: [script:, env: (Map), status:, returnStatus:, returnStdout:]. */
     final List<Map> shells = []
-    /** Every helper command run through the fake helper: [command:, argv:, argsText:, env:]. */
+    /** Every helper command run through the fake helper: [command:, argv:, argsText:, env:, bootstrapped:]. */
     final List<Map> helperRuns = []
     /** echo output and, with a real shell, what scripts printed. */
     final List<String> log = []
@@ -49,8 +54,12 @@ class PipelineHarness {
     Closure otherShell = { Map call, Map env -> [status: 0, stdout: ''] }
     /** What input returns: (args) -> value. */
     Closure onInput = { Map args -> 'approver' }
+    /** How often the fake helper script had to find the helper (no SHIPMARK in its environment). */
+    int bootstraps = 0
     /** Exit status of the bootstrap script in fake mode. */
     int bootstrapStatus = 0
+    /** How many `node` blocks the current call is inside. */
+    int nodeDepth = 0
     /** Execute scripts in bash instead of faking them. */
     boolean realShell = false
     /** Print the log to stderr as it grows (env SHIPMARK_GROOVY_VERBOSE=1). */
@@ -143,7 +152,9 @@ class PipelineHarness {
         for (List<String> layer : envStack) {
             for (String entry : layer) {
                 int eq = entry.indexOf('=')
-                if (eq > 0) {
+                if (eq > 0 && eq == entry.length() - 1) {
+                    env.remove(entry.substring(0, eq))     // as Jenkins' EnvVars.override: empty removes
+                } else if (eq > 0) {
                     env[entry.substring(0, eq)] = entry.substring(eq + 1)
                 }
             }
@@ -163,7 +174,7 @@ class PipelineHarness {
     // ---------------------------------------------------------------- the step stubs
 
     private void record(String step, Object args) {
-        calls << [step: step, args: plain(args)]
+        calls << [step: step, args: plain(args), inNode: nodeDepth > 0]
     }
 
     /** Step arguments as Jenkins sees them: GStrings become Strings (it coerces them too). */
@@ -201,13 +212,22 @@ class PipelineHarness {
                 if (secret == null) {
                     throw new PipelineError("Could not find credentials entry with ID '${b.credentialsId}'")
                 }
-                layer << "${b.usernameVariable}=${secret.username}".toString()
-                layer << "${b.passwordVariable}=${secret.password}".toString()
+                if (b.kind == 'file') {
+                    // A secret file: Jenkins writes it to a temporary file and binds its path.
+                    File secretFile = new File(tmpDir, "secretFiles/${b.credentialsId}")
+                    secretFile.parentFile.mkdirs()
+                    secretFile.text = secret.content
+                    layer << "${b.variable}=${secretFile.path}".toString()
+                } else {
+                    layer << "${b.usernameVariable}=${secret.username}".toString()
+                    layer << "${b.passwordVariable}=${secret.password}".toString()
+                }
             }
             withLayer(layer, body)
         }
         bind('usernamePassword') { Map args -> record('usernamePassword', args); [kind: 'usernamePassword'] + args }
         bind('string') { Map args -> record('string', args); [kind: 'string'] + args }
+        bind('file') { Map args -> record('file', args); [kind: 'file'] + args }
         bind('booleanParam') { Map args -> record('booleanParam', args); [kind: 'booleanParam'] + args }
         bind('writeFile') { Map args ->
             record('writeFile', args)
@@ -283,11 +303,22 @@ class PipelineHarness {
         bind('logRotator') { Map args -> record('logRotator', args); [kind: 'logRotator'] + args }
         bind('node') { Object[] a ->
             record('node', a.length > 1 ? a[0] : null)
-            ((Closure) a[-1]).call()
+            nodeDepth++
+            try {
+                ((Closure) a[-1]).call()
+            } finally {
+                nodeDepth--
+            }
+        }
+        bind('pipeline') { Closure body ->
+            record('pipeline', null)
+            Map<String, Closure> steps = ['node', 'withEnv', 'input', 'error', 'stage'].collectEntries { [(it): (Closure) binding.getVariable(it)] }
+            new DeclarativeStandIn(steps, { Closure c -> c.call() }).run(body)
         }
         bind('stage') { String name, Closure body -> record('stage', name); say("[stage] ${name}"); body.call() }
         bind('timeout') { Map args, Closure body -> record('timeout', args); body.call() }
         bind('timestamps') { Closure body -> record('timestamps', null); body.call() }
+        bind('script') { Closure body -> record('script', null); body.call() }
         bindLibrarySteps()
     }
 
@@ -304,7 +335,7 @@ class PipelineHarness {
     private void bindLibrarySteps() {
         new File(ROOT, 'vars').listFiles().findAll { it.name.endsWith('.groovy') }.each { File f ->
             String step = f.name - '.groovy'
-            binding.setVariable(step, { Map args = [:] -> loadStep(step).call(args) })
+            binding.setVariable(step, { Object[] args -> loadStep(step).invokeMethod('call', args) })
         }
     }
 
@@ -345,31 +376,40 @@ class PipelineHarness {
     }
 
     private Map fakeShell(Map call, Map<String, String> env) {
-        String script = call.script
-        def helperLine = script =~ HELPER_LINE
-        if (helperLine.matches()) {
-            String command = helperLine.group(1)
-            String argsText = new File(env.SHIPMARK_ARGS).getText('UTF-8')
-            List argv = (List) new JsonSlurper().parseText(argsText)
-            helperRuns << [command: command, argv: argv, argsText: argsText, env: env]
-            Map answer = (Map) helper.call(command, argv, env)
-            File out = new File(env.SHIPMARK_OUT)
-            if (answer.raw != null) {
-                out.setText(answer.raw.toString(), 'UTF-8')
-            } else if (answer.json != null) {
-                out.setText(JsonOutput.toJson(answer.json), 'UTF-8')
-            } else {
-                out.setText('', 'UTF-8')
-            }
-            return [status: answer.status ?: 0, stdout: '']
-        }
-        if (script == 'bash "$SHIPMARK_BOOTSTRAP" > "$SHIPMARK_HELPER_FILE"') {
-            if (bootstrapStatus == 0) {
-                new File(env.SHIPMARK_HELPER_FILE).setText(FAKE_HELPER_PATH + '\n', 'UTF-8')
-            }
-            return [status: bootstrapStatus, stdout: '']
+        if (env.SHIPMARK_STEP_COMMAND) {
+            return fakeHelperScript(call, env)
         }
         return (Map) otherShell.call(call, env)
+    }
+
+    /** What run-shipmark.sh prints in step mode, with {@link #helper} standing in for the helper. */
+    private Map fakeHelperScript(Map call, Map<String, String> env) {
+        if (call.script != STEP_SCRIPT) {
+            throw new PipelineError('the helper must run as resources/dev/shipmark/run-shipmark.sh')
+        }
+        String command = env.SHIPMARK_STEP_COMMAND
+        boolean bootstrapped = !env.SHIPMARK
+        if (bootstrapped) {
+            bootstraps++
+            if (bootstrapStatus != 0) {
+                return [status: 0, stdout: "shipmark-step helper ${bootstrapStatus}\n\n".toString()]
+            }
+        }
+        String path = env.SHIPMARK ?: FAKE_HELPER_PATH
+        if (command == 'locate') {
+            return [status: 0, stdout: "shipmark-step located 0\n${path}\n".toString()]
+        }
+        String argsText = env.SHIPMARK_ARGV
+        List argv = (List) new JsonSlurper().parseText(argsText)
+        helperRuns << [command: command, argv: argv, argsText: argsText, env: env, bootstrapped: bootstrapped]
+        Map answer = (Map) helper.call(command, argv, env)
+        String printed = answer.raw != null ? answer.raw.toString() : (answer.json != null ? JsonOutput.toJson(answer.json) : '')
+        if (env.SHIPMARK_SAVE_OUTPUT) {
+            File saved = file(env.SHIPMARK_SAVE_OUTPUT)
+            saved.parentFile.mkdirs()
+            saved.setText(printed, 'UTF-8')
+        }
+        return [status: 0, stdout: "shipmark-step command ${answer.status ?: 0}\n${path}\n${printed}".toString()]
     }
 
     /** Runs a script as the sh step does: `sh -xe FILE`, or the file itself when it has a #! line. */

@@ -13,6 +13,7 @@ abstract class StepTestCase {
         h = new PipelineHarness()
         h.credentials['registry-creds'] = [username: 'reg-user', password: 'reg-secret-value']
         h.credentials['jenkins-creds'] = [username: 'jenkins-bot', password: 'jenkins-token-value']
+        h.credentials['signing-key'] = [content: '-----BEGIN PRIVATE KEY-----\nfake\n-----END PRIVATE KEY-----\n']
     }
 
     @After
@@ -47,8 +48,10 @@ abstract class StepTestCase {
                 File dir = h.file(outDir)
                 dir.mkdirs()
                 new File(dir, 'provenance.json').text = '{"_type": "https://in-toto.io/Statement/v1"}'
-                new File(dir, 'description.txt').text = description
-                return [status: 0, json: json]
+                String format = argv.find { it.startsWith('--description-format=') }?.substring('--description-format='.length()) ?: 'text'
+                String name = format == 'html' ? 'description.html' : 'description.txt'
+                new File(dir, name).text = description
+                return [status: 0, json: [files: ["${outDir}/provenance.json".toString(), "${outDir}/${name}".toString()]] + json]
             }
             return others.containsKey(command) ? others[command] : [status: 0, json: [:]]
         }

@@ -7,7 +7,8 @@ import org.junit.runner.notification.RunListener
 
 /**
  * Runs the given JUnit 4 test classes and ends with one plain line for CI:
- * "groovy: 42 passed, 0 failed" (", 3 skipped" when tests were skipped). Exit status 1 on failures.
+ * "groovy: 42 passed, 0 failed" (", 3 skipped" when tests were skipped; system property
+ * shipmark.summary names the suite instead of "groovy"). Exit status 1 on failures.
  * An argument of the form Class#method runs that one test method.
  */
 class TestMain {
@@ -31,7 +32,8 @@ class TestMain {
             System.out.println(failure.trimmedTrace.readLines().take(25).collect { '    ' + it }.join('\n'))
         }
         int passed = counter.finished - counter.failed - counter.assumptionFailed
-        String line = "groovy: ${Math.max(passed, 0)} passed, ${counter.failures.size()} failed"
+        String suite = System.getProperty('shipmark.summary', 'groovy')
+        String line = "${suite}: ${Math.max(passed, 0)} passed, ${counter.failures.size()} failed"
         int skipped = counter.ignored + counter.assumptionFailed
         if (skipped) {
             line += ", ${skipped} skipped"

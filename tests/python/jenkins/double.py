@@ -12,6 +12,10 @@ behaves like Jenkins where shipmark depends on it:
   `artifact/<path>`, Promoted Builds: `promotion/api/json` (processes), `PromotedBuildAction`
   in the build's actions, the manual condition's `approve` form (400 without `json`; silently
   ignored when already approved or not allowed, like the plugin) and `forcePromotion?name=`.
+  Who may approve or force follows PromotionPermissionHelper (listed approvers need no
+  Promotion/Promote; others then need Administer). Approve and Force qualify the build at once and
+  queue the promotion: `queue_promotions = True` holds it (`start_queued()` runs it), so the
+  Status is there with no promotion build, as on a busy controller.
 - Faults: `break_after(n)` drops every connection after n more requests; `stop()` refuses them.
 """
 
@@ -32,7 +36,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "jenkins")
 EXAMPLE_ROOT = "http://jenkins.example.com/"
 MANUAL_CONDITION = "hudson.plugins.promoted_builds.conditions.ManualCondition"
-ALL_PERMISSIONS = frozenset({"read", "update", "delete", "promote"})
+ALL_PERMISSIONS = frozenset({"read", "update", "delete", "promote", "administer"})
 PERMALINKS = {"lastBuild": lambda b: True, "lastCompletedBuild": lambda b: not b["building"],
               "lastSuccessfulBuild": lambda b: b["result"] in ("SUCCESS", "UNSTABLE")}
 VERSION = "2.452.3"
@@ -164,6 +168,8 @@ class JenkinsDouble:
         self.seen: List[Seen] = []
         self.lock = threading.RLock()
         self._salt = secrets.token_hex(8)
+        self.queue_promotions = False
+        self.queued: List[tuple] = []
         self._fail_after: Optional[int] = None
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -358,19 +364,54 @@ class JenkinsDouble:
             self._fail_after -= 1
             return False
 
-    def promote(self, item: Item, number: int, process: str, user: str, result: str = "SUCCESS") -> None:
-        """Record a successful promotion build for `process` on build `number`."""
+    def qualify(self, item: Item, number: int, process: str) -> dict:
+        """The plugin's PromotionProcess.promote2: the build's PromotedBuildAction gets the
+        process's Status at once; the promotion build comes later, when the queue starts it."""
         build = item.builds[number]
         action = next(a for a in build["actions"] if "promotions" in a)
-        n = item.promotion_numbers.get(process, 0) + 1
-        item.promotion_numbers[process] = n
-        promotion = {"_class": "hudson.plugins.promoted_builds.Promotion", "number": n, "result": result,
-                     "building": False, "url": f"{build['url']}promotion/{process}/promotionBuild/{n}/"}
         status = next((s for s in action["promotions"] if s["name"] == process), None)
         if status is None:
             status = {"_class": "hudson.plugins.promoted_builds.Status", "name": process, "promotionBuilds": []}
             action["promotions"].append(status)
+        return status
+
+    def schedule(self, item: Item, number: int, process: str, user: str) -> None:
+        """Approve and Force: qualify, then queue the promotion; it starts at once unless
+        `queue_promotions` holds it (as a busy controller or an offline label does)."""
+        self.qualify(item, number, process)
+        if self.queue_promotions:
+            self.queued.append((item.full_name, number, process, user))
+        else:
+            self.promote(item, number, process, user)
+
+    def start_queued(self) -> None:
+        """The queue runs the promotions it held."""
+        with self.lock:
+            queued, self.queued = self.queued, []
+            for job, number, process, user in queued:
+                self.promote(self.items[job], number, process, user)
+
+    def promote(self, item: Item, number: int, process: str, user: str, result: str = "SUCCESS") -> None:
+        """Record a finished promotion build for `process` on build `number`."""
+        build = item.builds[number]
+        status = self.qualify(item, number, process)
+        n = item.promotion_numbers.get(process, 0) + 1
+        item.promotion_numbers[process] = n
+        promotion = {"_class": "hudson.plugins.promoted_builds.Promotion", "number": n, "result": result,
+                     "building": False, "url": f"{build['url']}promotion/{process}/promotionBuild/{n}/"}
         status["promotionBuilds"].insert(0, promotion)
+
+    def may_promote(self, user: Optional[str], item: Item, process: str) -> bool:
+        """PromotionPermissionHelper.hasPermission: a manual condition that lists approvers lets
+        exactly them (and administrators) approve or force, without Promotion/Promote; with no
+        list, Promotion/Promote decides."""
+        u = self.users.get(user or "")
+        if u is None:
+            return False
+        approvers = item.manual.get(process)
+        if not approvers:
+            return "promote" in u.permissions
+        return u.name in approvers or "administer" in u.permissions
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -566,9 +607,9 @@ class _Handler(BaseHTTPRequestHandler):
             if process not in item.processes:
                 return self._html(500, f"java.lang.IllegalStateException: This project doesn't have the "
                                        f"promotion criterion called {process}")
-            if not self._allowed(user, "promote"):
+            if not jd.may_promote(user, item, process):
                 return self._html(403, f"{user} is missing the Promotion/Promote permission")
-            jd.promote(item, number, process, user)
+            jd.schedule(item, number, process, user)
             return self._redirect(build["url"] + "promotion/")
         if (len(action) == 6 and action[:2] == ["promotion", "promotionProcess"] and action[3] == "promotionCondition"
                 and action[5] == "approve"):
@@ -579,13 +620,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._html(405, "This URL requires POST")
             if "json" not in form:
                 return self._html(400, f"This page expects a form submission but had only {sorted(form)}")
-            approvers = item.manual[process]
-            may = self._allowed(user, "promote") if approvers is None else user in approvers
             done = item.approvals.setdefault(number, set())
-            if may and process not in done:   # the plugin ignores the rest without a word
+            if jd.may_promote(user, item, process) and process not in done:   # the plugin ignores the rest without a word
                 json.loads(form["json"][0])
                 done.add(process)
-                jd.promote(item, number, process, user)
+                jd.schedule(item, number, process, user)
             return self._redirect(build["url"] + "promotion/")
         return self._html(404, "Not Found")
 

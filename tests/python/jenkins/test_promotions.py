@@ -43,6 +43,39 @@ def test_from_promotion_takes_the_image_variable(cli, images, jenkins_env, jd):
     assert "★ stable" in jd.build("team/app", 12)["description"]
 
 
+def test_from_promotion_to_a_keep_channel_keeps_the_carrier_build_too(cli, images, jenkins_env, jd):
+    image = images.push("1.4.2-b12", build_url=build_url(jd, 12))
+    jd.add_build(CARRIER, 3, parameters={"IMAGE": pinned(cli, image)})
+    in_promotion(jenkins_env)
+    run = cli("promote", "--from-promotion", "--to", "stable", "--json")
+    assert run.code == 0, run.err
+    assert jd.build(CARRIER, 3)["keepLog"] is True and jd.build("team/app", 12)["keepLog"] is True
+    assert run.json["promoted_build"]["kept_now"] is True
+
+
+def test_promotions_to_other_channels_keep_no_build(cli, images, jenkins_env, jd, tmp_path):
+    (tmp_path / "shipmark.yaml").write_text("channels:\n  testing: {}\n  stable: {}\n")
+    image = images.push("1.4.2-b12", build_url=build_url(jd, 12))
+    jd.add_build(CARRIER, 3, parameters={"IMAGE": pinned(cli, image)})
+    in_promotion(jenkins_env)
+    run = cli("promote", "--from-promotion", "--to", "testing", "--json")
+    assert run.code == 0, run.err
+    assert jd.build(CARRIER, 3)["keepLog"] is False and jd.build("team/app", 12)["keepLog"] is False
+    assert "★ testing" in jd.build("team/app", 12)["description"]
+    assert jd.requests_to("/toggleLogKeep") == []
+
+
+def test_keep_build_for_names_the_channels_that_keep(cli, images, jenkins_env, jd, tmp_path):
+    (tmp_path / "shipmark.yaml").write_text("channels:\n  testing: {}\n  stable: {}\n")
+    image = images.push("1.4.2-b12", build_url=build_url(jd, 12))
+    assert cli("promote", image, "--to", "testing", "--keep-build-for", "testing,prod").code == 0
+    assert jd.build("team/app", 12)["keepLog"] is True
+    jenkins_env.setenv("SHIPMARK_KEEP_BUILD_FOR", "")
+    other = images.push("1.4.3-b11", build_url=build_url(jd, 11))
+    assert cli("promote", other, "--to", "stable").code == 0
+    assert jd.build("team/app", 11)["keepLog"] is False
+
+
 def test_from_promotion_reads_the_carrier_builds_image_parameter(cli, images, jenkins_env, jd):
     image = images.push("1.4.2-b12", build_url=build_url(jd, 12))
     ref = pinned(cli, image)
@@ -142,11 +175,65 @@ def test_approve_with_parameters(cli, jenkins_env, jd):
     assert json.loads(post.form["json"][0]) == {"parameter": [{"name": "TICKET", "value": "OPS-12"}]}
 
 
-def test_approve_not_allowed_is_reported_not_hidden(cli, jenkins_env, jd):
+def as_user(env, jd, name, permissions):
+    """Log the helper in as a new user with only these permissions."""
+    jd.add_user(name, token=f"{name}-token-0123456789abcdef", permissions=permissions)
+    env.setenv("JENKINS_USER", name)
+    env.setenv("JENKINS_API_TOKEN", f"{name}-token-0123456789abcdef")
+
+
+def test_approve_by_a_promoter_not_on_the_approvers_list_is_ignored_and_said_so(cli, jenkins_env, jd):
     jd.items[CARRIER].manual["stable"] = ["release-manager"]
     jd.add_build(CARRIER, 3)
+    as_user(jenkins_env, jd, "dev", {"read", "promote"})
     run = cli("jenkins", "approve", CARRIER, "3", "stable")
     assert run.code == 0 and "is pending" in run.out and "not allowed to approve" in run.out
+    assert "lists approvers accepts only those users and groups" in run.out
+    assert jd.promotions(CARRIER, 3) == []
+
+
+def test_a_listed_approver_needs_no_promote_permission(cli, jenkins_env, jd):
+    jd.items[CARRIER].manual["stable"] = ["alice"]
+    jd.add_build(CARRIER, 3)
+    jd.add_build(CARRIER, 4)
+    as_user(jenkins_env, jd, "alice", {"read"})
+    assert cli("jenkins", "approve", CARRIER, "3", "stable", "--json").json["after"] == "promoted"
+    assert cli("jenkins", "force", CARRIER, "4", "stable", "--json").json["after"] == "promoted"
+
+
+def test_an_administrator_may_approve_without_being_listed(cli, jenkins_env, jd):
+    jd.items[CARRIER].manual["stable"] = ["alice"]
+    jd.add_build(CARRIER, 3)
+    as_user(jenkins_env, jd, "root", {"read", "administer"})
+    assert cli("jenkins", "approve", CARRIER, "3", "stable", "--json").json["after"] == "promoted"
+
+
+def test_force_by_a_promoter_not_on_the_approvers_list_is_refused(cli, jenkins_env, jd):
+    jd.items[CARRIER].manual["stable"] = ["alice"]
+    jd.add_build(CARRIER, 3)
+    as_user(jenkins_env, jd, "dev", {"read", "promote"})
+    run = cli("jenkins", "force", CARRIER, "3", "stable")
+    assert run.code == 5 and "to be one of them or an administrator" in run.err
+
+
+def test_an_approval_that_jenkins_queued_is_reported_as_queued(cli, jenkins_env, jd):
+    jd.queue_promotions = True
+    jd.add_build(CARRIER, 3)
+    run = cli("jenkins", "approve", CARRIER, "3", "stable", "--json")
+    assert run.code == 0, run.err
+    assert run.json["before"] == "pending" and run.json["after"] == "queued"
+    assert "is queued (Jenkins queued the promotion" in cli("jenkins", "approve", CARRIER, "3", "stable").out
+    jd.start_queued()
+    assert cli("jenkins", "promotions", CARRIER, "3", "--json").json["promotions"][1]["status"] == "promoted"
+
+
+def test_a_forced_promotion_that_jenkins_queued_is_reported_as_queued(cli, jenkins_env, jd):
+    jd.queue_promotions = True
+    jd.add_build(CARRIER, 3)
+    run = cli("jenkins", "force", CARRIER, "3", "testing", "--json")
+    assert run.json["after"] == "queued" and run.json["promotions"][0]["builds"] == []
+    text = cli("jenkins", "promotions", CARRIER, "3").out
+    assert "testing          queued" in text and "stable           pending" in text
 
 
 def test_approve_form_without_json_is_400(jd):

@@ -6,7 +6,7 @@ from jenkins_support import TOKEN, build_url
 
 from shipmark.core.ref import parse
 from shipmark.ops import images as image_ops
-from shipmark.ops.jenkins_sync import merge_description
+from shipmark.ops.description import merge_description
 from shipmark.stores.ocidir import OciDirStore
 
 POLICY = "channels:\n  testing: {require: [unit]}\n  stable: {require: [acceptance], after: testing}\n"
@@ -83,10 +83,12 @@ def test_text_output_says_which_build(cli, images, jenkins_env, jd):
     assert run.code == 0 and "jenkins: described team/app #12" in run.out
 
 
-def test_promote_keeps_the_producing_build_and_stars_the_channel(cli, images, jenkins_env, jd, tmp_path):
+def test_promote_to_a_keep_channel_keeps_the_producing_build_and_stars_the_channel(cli, images, jenkins_env, jd,
+                                                                                  tmp_path):
     (tmp_path / "shipmark.yaml").write_text(POLICY)
     image = images.push("1.4.2-b12", build_url=build_url(jd, 12))
     cli("mark", image, "--suite", "unit", "--result", "passed")
+    jenkins_env.setenv("SHIPMARK_KEEP_BUILD_FOR", "testing")
     run = cli("promote", image, "--to", "testing", "--json")
     assert run.code == 0, run.err
     assert run.json["jenkins"]["builds"][0]["kept"] is True
