@@ -1,7 +1,8 @@
 """Entry point: main(argv) -> exit code. The only place where exceptions become exit codes."""
 
+from __future__ import annotations  # annotations stay strings: no `typing` at start-up
+
 import sys
-from typing import List, Optional
 
 from .errors import InputError, ShipmarkError
 
@@ -9,10 +10,10 @@ UNEXPECTED = 1
 INTERRUPTED = 130
 
 
-def _expand_args_file(argv: List[str]) -> List[str]:
+def _expand_args_file(argv: list[str]) -> list[str]:
     """`--args-file F` splices in a JSON array of arguments, so that callers (the Jenkins steps)
     pass user values as data and never through a shell."""
-    out: List[str] = []
+    out: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -46,7 +47,7 @@ def _expand_args_file(argv: List[str]) -> List[str]:
     return out
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in argv
     debug = "--debug" in argv

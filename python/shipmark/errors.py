@@ -1,12 +1,14 @@
 """The one exception tree. Each class carries its exit code; __main__ maps them."""
 
-from typing import Optional, Sequence
+from __future__ import annotations  # annotations stay strings: no `typing` at start-up
+
+from collections.abc import Sequence
 
 
 class ShipmarkError(Exception):
     exit_code = 1
 
-    def __init__(self, message: str, hint: Optional[str] = None):
+    def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -27,7 +29,7 @@ class PolicyError(ShipmarkError):
 
     exit_code = 3
 
-    def __init__(self, message: str, hint: Optional[str] = None, reasons: Sequence[str] = ()):
+    def __init__(self, message: str, hint: str | None = None, reasons: Sequence[str] = ()):
         super().__init__(message, hint)
         self.reasons = list(reasons)
 

@@ -3,10 +3,12 @@
 Each command module has `add(subparsers)`, which declares its flags and sets `run`; `run(args, ctx)`
 calls one use case in `ops` and returns an Output (JSON-able data and text lines)."""
 
+from __future__ import annotations  # annotations stay strings: no `typing` at start-up
+
 import argparse
 import importlib
 import sys
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import InputError
@@ -49,7 +51,7 @@ class Output:
     """What a command returns: JSON-able data, text lines, and the exit code. (A plain class:
     `dataclasses` would cost every start-up its import of `inspect`.)"""
 
-    def __init__(self, data: Any, lines: Optional[List[str]] = None, code: int = 0):
+    def __init__(self, data: object, lines: list[str] | None = None, code: int = 0):
         self.data = data
         self.lines = list(lines or [])
         self.code = code
@@ -107,7 +109,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict:
     return {}
 
 
-def run(argv: List[str]) -> int:
+def run(argv: list[str]) -> int:
     parser = build_parser(argv)
     if not argv:
         parser.print_help(sys.stderr)
