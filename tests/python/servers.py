@@ -605,14 +605,17 @@ def build_record(subject: Descriptor, index: int = 0, kind: str = "test",
                  created: str = "2026-11-28T00:00:00Z") -> Tuple[Manifest, Dict[str, bytes]]:
     """A shipmark record manifest: artifactType record, empty config, one in-toto layer,
     subject = the image; distinct per `index`."""
+    from shipmark.core.record import PREDICATE_TYPES
+    predicate = ({"result": result.upper(),
+                  "configuration": [{"name": suite, "uri": f"https://jenkins.example/job/app/{index}/"}],
+                  "url": f"https://jenkins.example/job/app/{index}/",
+                  "passedTests": [f"t{index}"], "failedTests": [], "warnedTests": []} if kind == "test"
+                 else {"reason": f"record {index}"})
     statement = {
         "_type": mt.STATEMENT_V1,
         "subject": [{"name": "image", "digest": {"sha256": subject.digest[7:]}}],
-        "predicateType": mt.PRED_TEST_RESULT,
-        "predicate": {"result": result.upper(),
-                      "configuration": [{"name": suite, "uri": f"https://jenkins.example/job/app/{index}/"}],
-                      "url": f"https://jenkins.example/job/app/{index}/",
-                      "passedTests": [f"t{index}"], "failedTests": [], "warnedTests": []},
+        "predicateType": PREDICATE_TYPES[kind],
+        "predicate": predicate,
     }
     layer = canonical_json(statement)
     manifest = {

@@ -35,6 +35,8 @@ COMMANDS = {
     "jenkins": ("jenkins_cmd", "Promoted Builds and the builds behind images, over the Jenkins REST API"),
     "repair": ("repair", "adopt records other tools attached; make the referrers index list every referrer"),
     "prune": ("prune", "delete records, per-record tags and indexes of images that no longer exist"),
+    "keygen": ("keygen", "make a signing key pair: PREFIX.key (private) and PREFIX.pub"),
+    "policy": ("policy_cmd", "publish the policy to a repository, or show the published one"),
 }
 
 EXIT_CODES = """exit codes:
@@ -76,7 +78,16 @@ def common(parser: argparse.ArgumentParser, top: bool = False) -> None:
 
 def policy_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", metavar="FILE",
-                        help="policy file (env SHIPMARK_POLICY; default ./shipmark.yaml, else all channels open)")
+                        help="policy file (env SHIPMARK_POLICY; default ./shipmark.yaml, else the policy "
+                             "published in the repository; none is an error)")
+    parser.add_argument("--no-policy", action="store_true",
+                        help="admit every image that is not rejected (said explicitly; written into promotions)")
+
+
+def signing_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--signing-key", metavar="FILE",
+                        help="sign the records written with this PEM private key (env SHIPMARK_SIGNING_KEY; "
+                             "password from SHIPMARK_SIGNING_KEY_PASSWORD); without one they are unsigned")
 
 
 def build_parser(argv: Sequence[str] = (), every_command: bool = False) -> argparse.ArgumentParser:

@@ -6,6 +6,8 @@ import sys
 from datetime import datetime, timezone
 from typing import Dict, Optional
 
+from ..errors import InputError
+
 from ..core import ref as refs
 from ..core.policy import Policy
 from ..core.ref import Ref
@@ -13,6 +15,8 @@ from ..core.ref import Ref
 # Every setting that has an environment variable, in one place: flag, then variable, then default.
 ENVIRONMENT = {
     "policy": "SHIPMARK_POLICY",
+    "signing_key": "SHIPMARK_SIGNING_KEY",
+    "policy_key": "SHIPMARK_POLICY_KEY",
     "by": "SHIPMARK_BY",
     "description_format": "SHIPMARK_DESCRIPTION_FORMAT",
 }
@@ -54,9 +58,53 @@ class Context:
             self._jenkins = Client.from_env(os.environ)
         return self._jenkins
 
-    def policy(self) -> Policy:
+    def signer(self):
+        """The signing key (--signing-key / SHIPMARK_SIGNING_KEY, its password from
+        SHIPMARK_SIGNING_KEY_PASSWORD), or None: records are then written unsigned. Writing
+        commands ask before they write, so a bad key stops them with nothing written."""
+        if not hasattr(self, "_signer"):
+            path = setting(self.args, "signing_key")
+            self._signer = None
+            if path:
+                from ..keys import load_private
+                self._signer = load_private(path, os.environ.get("SHIPMARK_SIGNING_KEY_PASSWORD") or None)
+        return self._signer
+
+    def policy(self, repo: Optional[Ref] = None, required: bool = True,
+               from_promotion: bool = False) -> Optional[Policy]:
+        """A policy always applies: --policy FILE, else SHIPMARK_POLICY, else ./shipmark.yaml,
+        else the policy published in `repo`'s registry; none is an error (exit 2) unless
+        --no-policy says so. Inside a Promoted Builds process only --policy and the published
+        policy count: the environment and the workspace are the build's to set. Commands that
+        only read (`required=False`) get None, and then check records without signers."""
         from .. import policyfile
-        return policyfile.load(setting(self.args, "policy"))
+        if getattr(self.args, "no_policy", False):
+            if getattr(self.args, "policy", None):
+                raise InputError("--policy and --no-policy contradict each other", "pass one of them")
+            return Policy.open()
+        path = getattr(self.args, "policy", None) or None
+        if not path and not from_promotion:
+            path = setting(self.args, "policy") or policyfile.default_path()
+        if path:
+            return policyfile.load(path)
+        if repo is not None:
+            published = self.published_policy(repo)
+            if published is not None:
+                return published.policy
+        if not required:
+            return None
+        where = f" for {repo.name}" if repo is not None else ""
+        raise InputError(f"no policy{where}: nothing says which images may enter a channel",
+                         policyfile.NO_POLICY_HINT)
+
+    def published_policy(self, repo: Ref):
+        from ..ops import policydoc
+        key = None
+        key_path = setting(self.args, "policy_key")
+        if key_path:
+            from ..keys import public_key
+            key = public_key(key_path, ".")[0]
+        return policydoc.fetch(store=self.store(repo), repo=repo.repo, policy_key=key)
 
     def image(self, text: str) -> Ref:
         return refs.parse_image(text)

@@ -1,7 +1,7 @@
 """shipmark deployed: record what the apply command did, and roll back the files after a failure."""
 
 from ..errors import InputError
-from . import Output, common
+from . import Output, common, signing_flag
 from .plan import load_services, services_flags
 from .render_cmd import chosen
 
@@ -27,6 +27,7 @@ def add(sub):
                    help="record exactly this saved plan (`shipmark plan --json`) instead of planning again")
     p.add_argument("--retry-failed", action="store_true", help="as for plan")
     p.add_argument("--by", help="who deployed (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    signing_flag(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -38,6 +39,7 @@ def run(args, ctx) -> Output:
     if args.rollback and not (args.template and args.out):
         raise InputError("--rollback needs --template TEMPLATE and --out DIR",
                          "the same template and directory the deployment was rendered with")
+    signer = ctx.signer()   # before anything is written: a bad key stops here
     if args.images:
         if not args.target:
             raise InputError("deployed IMAGE needs --target NAME", "e.g. --target prod")
@@ -50,7 +52,7 @@ def run(args, ctx) -> Output:
         for r in refs:
             outcomes += deploy.deployed_images(store=stores[r.name], refs=[r], target=args.target,
                                                succeeded=not args.failed, now=ctx.now, by=ctx.by,
-                                               reason=args.reason).recorded
+                                               reason=args.reason, signer=signer).recorded
         result = deploy.Deployment(args.target, deploy.FAILED if args.failed else deploy.SUCCEEDED, outcomes, [])
     else:
         services = load_services(args)
@@ -59,7 +61,7 @@ def run(args, ctx) -> Output:
                                  target=args.target or target, succeeded=not args.failed, now=ctx.now,
                                  by=ctx.by, reason=args.reason,
                                  rollback_templates=args.template if args.rollback else [],
-                                 rollback_out=args.out)
+                                 rollback_out=args.out, signer=signer)
     return Output(result.to_json(), deployed_lines(result))
 
 

@@ -18,7 +18,11 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
-    result = channel.history(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
+    # Reading only: without any policy, records are checked without signers and channels hold
+    # their promoted members.
+    from ..core.policy import Policy
+    policy = ctx.policy(repo, required=False) or Policy.open()
+    result = channel.history(store=ctx.store(repo), repo=repo, channel=args.channel, policy=policy,
                              now=ctx.now, progress=ctx.progress())
     lines = []
     for e in result.entries:
@@ -27,6 +31,7 @@ def run(args, ctx) -> Output:
         flags = "".join(f"  ({n})" for n in notes)
         lines.append(f"{mark} {e.record.created[:19].replace('T', ' ')}  {e.image.tags[0]:<36} "
                      f"{e.image.digest[7:19]}  by {e.record.by or '-'}{flags}")
+    lines += [f"  ignored {u['digest'][7:19]} on {u['image']}: {u['why']}" for u in result.untrusted]
     if not lines:
         lines = [f"nothing was ever promoted to {args.channel} in {repo.name}"]
     elif result.current is None:

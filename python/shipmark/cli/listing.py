@@ -2,7 +2,7 @@
 
 from ..core.state import STATES, summary
 from ..errors import InputError
-from . import Output, common
+from . import Output, common, policy_flag
 
 
 def add(sub):
@@ -12,6 +12,7 @@ def add(sub):
     p.add_argument("--where", action="append", default=[], metavar="SUITE=RESULT",
                    help="only images whose suite has this result (passed, failed, warned, none); repeatable")
     p.add_argument("--limit", type=int, metavar="N", help="at most N images")
+    policy_flag(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -22,12 +23,14 @@ def run(args, ctx) -> Output:
         raise InputError(f"--limit {args.limit} is not a positive number", "pass --limit N with N >= 1")
     repo = ctx.repo(args.repo)
     listing = inspect.list_images(store=ctx.store(repo), repo=repo, state=args.state, where=args.where,
-                                  limit=args.limit, progress=ctx.progress())
+                                  limit=args.limit, progress=ctx.progress(),
+                                  policy=ctx.policy(repo, required=False), now=ctx.now)
     lines = []
     for image in listing.images:
         channels = listing.channels.get(image.digest, [])
         extra = f"  [{', '.join(channels)}]" if channels else ""
-        lines.append(f"{image.tags[0]:<40} {image.digest[7:19]}  {summary(image.state)}{extra}")
+        ignored = f"  ({len(image.untrusted)} untrusted record(s) ignored)" if image.untrusted else ""
+        lines.append(f"{image.tags[0]:<40} {image.digest[7:19]}  {summary(image.state)}{extra}{ignored}")
     if not lines and not listing.any_images:
         lines = [f"no images in {repo.name}: it has no version tags (see `shipmark tag`)"]
     elif not lines:

@@ -2,7 +2,7 @@
 
 from ..core.record import RESULTS
 from ..errors import InputError
-from . import Output, common
+from . import Output, common, signing_flag
 from .jenkins_cmd import after_registry_op, sync_flags
 
 
@@ -19,6 +19,7 @@ def add(sub):
     p.add_argument("--configuration", help="test configuration name (default: the suite)")
     p.add_argument("--by", help="who marks (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
     sync_flags(p)
+    signing_flag(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -38,7 +39,7 @@ def run(args, ctx) -> Output:
         report = junit.read(args.junit)
         passed, failed, warned, counts = report.passed, report.failed, report.skipped, report.counts
         result = report.result
-    out = annotate.mark(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, suite=args.suite,
+    out = annotate.mark(signer=ctx.signer(), store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, suite=args.suite,
                         result=result, url=args.url, configuration=args.configuration,
                         passed=passed, failed=failed, warned=warned, counts=counts)
     data = dict(out.to_json(), suite=args.suite, result=result)

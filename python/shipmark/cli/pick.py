@@ -19,6 +19,6 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
-    result = channel.pick(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
+    result = channel.pick(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(repo),
                           now=ctx.now, progress=ctx.progress())
     return Output(result.to_json(), [result.image.pinned])

@@ -8,6 +8,7 @@ from .. import policyfile, servicesfile
 from ..core.policy import Policy
 from ..core.services import ServicesFile
 from . import Output, common
+from ..errors import InputError
 from .context import setting
 
 
@@ -18,7 +19,9 @@ def services_flags(p, channel_help: str = "channel for services that name none (
     p.add_argument("--target", metavar="NAME", help="deployment target, e.g. prod (default: the file's target)")
     p.add_argument("--policy", metavar="FILE",
                    help="policy for services that name none (env SHIPMARK_POLICY; else the file's policy, "
-                        "else ./shipmark.yaml, else all channels open)")
+                        "else ./shipmark.yaml; none is an error)")
+    p.add_argument("--no-policy", action="store_true",
+                   help="admit every image that is not rejected, for services that name no policy")
     p.add_argument("--only", action="append", default=[], metavar="SERVICE",
                    help="only this service (repeatable)")
 
@@ -28,15 +31,22 @@ def load_services(args) -> ServicesFile:
 
 
 def policy_resolver(args, services: ServicesFile) -> Callable[[Optional[str]], Policy]:
-    """A service's own policy file, else --policy / SHIPMARK_POLICY, else the services file's, else the
-    default (./shipmark.yaml or all channels open). Each file is read once."""
-    default = setting(args, "policy") or services.policy
+    """A service's own policy file, else --policy / SHIPMARK_POLICY, else the services file's, else
+    ./shipmark.yaml, else --no-policy said explicitly; none at all is an error. Each file is read once."""
+    default = setting(args, "policy") or services.policy or policyfile.default_path()
     cache: Dict[Optional[str], Policy] = {}
 
     def policy_for(path: Optional[str]) -> Policy:
         path = path or default
         if path not in cache:
-            cache[path] = policyfile.load(path)
+            if path:
+                cache[path] = policyfile.load(path)
+            elif getattr(args, "no_policy", False):
+                cache[path] = Policy.open()
+            else:
+                raise InputError("no policy: nothing says which images may enter a channel",
+                                 policyfile.NO_POLICY_HINT.replace("pass --policy FILE", "name one in the "
+                                                                   "services file, pass --policy FILE"))
         return cache[path]
     return policy_for
 

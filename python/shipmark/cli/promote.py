@@ -3,7 +3,7 @@
 import os
 
 from ..errors import InputError
-from . import Output, common, policy_flag
+from . import Output, common, policy_flag, signing_flag
 from .jenkins_cmd import after_registry_op, keep_promoted_build, sync_flags
 
 DEFAULT_KEEP = "stable"
@@ -34,6 +34,7 @@ def add(sub):
                         "--from-promotion, the carrier build) forever; empty: none "
                         f"(env SHIPMARK_KEEP_BUILD_FOR; default {DEFAULT_KEEP})")
     sync_flags(p)
+    signing_flag(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -56,7 +57,9 @@ def run(args, ctx) -> Output:
     copy_to = ctx.repo(args.copy_to) if args.copy_to else None
     if args.records_only and copy_to is None:
         raise InputError("--records-only goes with --copy-to", "add --copy-to REPO, or leave --records-only out")
-    result = channel.promote(store=ctx.store(ref), ref=ref, channel=args.channel, policy=ctx.policy(),
+    policy = ctx.policy(ref.repo, from_promotion=args.from_promotion)
+    signer = ctx.signer()
+    result = channel.promote(signer=signer, store=ctx.store(ref), ref=ref, channel=args.channel, policy=policy,
                              now=ctx.now, by=ctx.by, dry_run=args.dry_run, force=args.force,
                              reason=args.reason, copy_to=copy_to,
                              copy_store=ctx.store(copy_to) if copy_to else None,

@@ -3,7 +3,7 @@
 import os
 
 from ..errors import InputError
-from . import Output, common
+from . import Output, common, signing_flag
 from .context import setting
 from .jenkins_cmd import description_flag
 
@@ -36,6 +36,7 @@ def add(sub):
     p.add_argument("--out-dir", metavar="DIR",
                    help="also write DIR/provenance.json and DIR/description.txt (.html) for this build")
     description_flag(p)
+    signing_flag(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -58,7 +59,7 @@ def run(args, ctx) -> Output:
     if not values["git_commit"] and not args.allow_empty:
         raise InputError("no git commit to record: outside Jenkins GIT_COMMIT is not set",
                          "pass --git-commit SHA (and --git-branch, --git-url), or --allow-empty to record without")
-    result = annotate.provenance(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by,
+    result = annotate.provenance(signer=ctx.signer(), store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by,
                                  base_image=args.base_image, materials=_materials(args.material), **values)
     data = dict(result.to_json(), statement=result.statement)
     if args.out_dir:

@@ -13,4 +13,8 @@ def record_line(r: Record) -> str:
         parts.append(f"@ {r.target}" + (f" ({r.result})" if r.result else ""))
     if r.by:
         parts.append(f"by {r.by}")
+    if r.policy:
+        parts.append(f"policy {r.policy[:19]}")
+    if r.signers:
+        parts.append(f"signed: {', '.join(r.signers)}")
     return "  ".join(parts)

@@ -1,6 +1,6 @@
 """shipmark rollback: move a channel back to its previous good image."""
 
-from . import Output, common, policy_flag
+from . import Output, common, signing_flag, policy_flag
 from .jenkins_cmd import after_registry_op, sync_flags
 
 
@@ -16,6 +16,7 @@ def add(sub):
     policy_flag(p)
     p.add_argument("--by", help="who rolls back (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
     sync_flags(p)
+    signing_flag(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -23,7 +24,7 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
-    result = channel.rollback(store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(),
+    result = channel.rollback(signer=ctx.signer(), store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(repo),
                               now=ctx.now, by=ctx.by, reason=args.reason)
     lines = [f"rolled {args.channel} back to {result.to_image.pinned} ({result.to_image.tags[0]})"]
     if result.rejection:

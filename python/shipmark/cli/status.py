@@ -19,12 +19,14 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import inspect  # lazily: --help stays fast
     ref = ctx.image(args.image)
-    st = inspect.status(store=ctx.store(ref), ref=ref, policy=ctx.policy(), now=ctx.now)
+    st = inspect.status(store=ctx.store(ref), ref=ref, policy=ctx.policy(ref.repo, required=False), now=ctx.now)
     state = st.image.state
     lines = [st.image.pinned,
              f"  tags:     {', '.join(st.image.tags) or '-'}",
              f"  state:    {st.rejection or summary(state)}",
              f"  channels: {', '.join(st.channels) or '-'} (tags)   member of: {', '.join(st.members) or '-'}"]
+    lines.append(f"  policy:   {st.policy_source} ({st.policy_digest})" if st.policy_digest
+                 else "  policy:   none (records checked without signers)")
     for channel, decision in st.eligible.items():
         verdict = "eligible" if decision.ok else "not eligible: " + "; ".join(
             st.rejection if r.startswith("rejected") and st.rejection else r for r in decision.reasons)
@@ -37,6 +39,9 @@ def run(args, ctx) -> Output:
         lines.append("    " + record_line(r) + note)
     if not state.timeline:
         lines.append("    (no records)")
+    if st.image.untrusted:
+        lines.append("  ignored records (they do not count):")
+        lines += [f"    {u.digest[7:19]}  {u.kind or '?':<11}  {u.why}" for u in st.image.untrusted]
     if st.not_counted:
         lines.append(f"  not counted ({st.listed.source}):")
         lines += [f"    {s.digest[:19] or '(no digest)'}  {s.why}" for s in st.not_counted]

@@ -1,6 +1,6 @@
 """shipmark reject / restore: take an image out of every channel's reach, or undo that."""
 
-from . import Output, common
+from . import Output, common, signing_flag
 from .jenkins_cmd import after_registry_op, sync_flags
 
 
@@ -13,6 +13,7 @@ def add(sub):
         p.add_argument("--reason", required=True, help="why (recorded on the image)")
         p.add_argument("--by", help="who decides (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
         sync_flags(p)
+        signing_flag(p)
         common(p)
         p.set_defaults(run=run, reject=reject)
 
@@ -20,7 +21,7 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import annotate  # lazily: --help stays fast
     ref = ctx.image(args.image)
-    out = annotate.verdict(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, reject=args.reject,
+    out = annotate.verdict(signer=ctx.signer(), store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, reject=args.reject,
                            reason=args.reason)
     verb = "rejected" if args.reject else "restored"
     from ..ops.build_sync import Update

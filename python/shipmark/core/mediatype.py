@@ -30,6 +30,7 @@ A_CHANNEL = "dev.shipmark.channel"
 A_BY = "dev.shipmark.by"
 A_TARGET = "dev.shipmark.target"
 A_PREVIOUS = "dev.shipmark.previous"   # on promotions: where the channel tag pointed before
+A_POLICY = "dev.shipmark.policy"       # on promotions: digest of the policy it was decided under
 
 # Standard OCI labels set at build time.
 L_VERSION = "org.opencontainers.image.version"
@@ -47,4 +48,6 @@ PRED_PROMOTION = "https://shipmark.dev/promotion/v1"
 PRED_REJECTION = "https://shipmark.dev/rejection/v1"
 PRED_RESTORATION = "https://shipmark.dev/restoration/v1"
 PRED_DEPLOYMENT = "https://shipmark.dev/deployment/v1"
+POLICY_ARTIFACT = "application/vnd.shipmark.policy.v1+yaml"
+POLICY_TAG = "shipmark-policy"
 A_BRANCH = "dev.shipmark.branch"   # on provenance records, so policy `branches` needs no payload

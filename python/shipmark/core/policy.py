@@ -1,5 +1,7 @@
 """Policy: which images may enter which channel, with a reason for every refusal.
 
+signers: {ci: keys/ci.pub, qa: keys/qa.pub}      # name -> public key (file or inline PEM)
+trust:   {provenance: [ci], test: {unit: [ci], acceptance: [qa]}, promotion: [ci]}
 channels:
   testing: {require: [unit]}
   stable:  {require: [acceptance], block_on: [security], after: testing, min_age: 2h, branches: [master]}
@@ -8,20 +10,27 @@ channels:
 The policy decides who may *enter* a channel. What a channel *holds* is its members: images
 promoted into it and not rejected since (`ImageState.in_channel`), unless the channel says
 `auto: true`, in which case it holds the newest image the policy admits, promoted or not.
+
+With `signers`, a record counts only when a key that `trust` names for its kind (and suite)
+signed it; a rejection counts whoever wrote it unless `trust.rejection` names signers.
 """
 
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..errors import InputError
-from .record import check_name
+from .dsse import Verifier
+from .record import KINDS, REJECTION, TEST, check_name
 from .state import ImageState
 
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _CHANNEL_KEYS = {"require", "block_on", "after", "min_age", "branches", "auto"}
+_TOP_KEYS = ("channels", "signers", "trust")
+# A signer's value (file name or inline PEM) -> its key; raises InputError saying what is wrong.
+KeyLoader = Callable[[str], Verifier]
 
 
 def parse_duration(text: str) -> timedelta:
@@ -55,12 +64,28 @@ class Decision:
 class Policy:
     channels: Dict[str, ChannelPolicy]
     source: str = "policy"
-    # Without a policy file every channel is open to any image that is not rejected.
+    # --no-policy: every channel is open to any image that is not rejected, said explicitly.
     open_by_default: bool = False
+    signers: Mapping[str, Verifier] = field(default_factory=dict)
+    # kind -> signer names, or for tests suite -> signer names
+    trust: Mapping[str, Union[Tuple[str, ...], Mapping[str, Tuple[str, ...]]]] = field(default_factory=dict)
+    digest: Optional[str] = None   # sha256 of the policy document, written into promotions
 
     @classmethod
     def open(cls) -> "Policy":
-        return cls({}, "no policy file", open_by_default=True)
+        return cls({}, "--no-policy", open_by_default=True, digest="none")
+
+    def trusted_for(self, kind: str, suite: Optional[str] = None) -> Optional[Tuple[str, ...]]:
+        """Signer names whose signature makes a record of this kind count; None: any record
+        counts (no `signers`, or a rejection that `trust` does not restrict)."""
+        if not self.signers:
+            return None
+        rule = self.trust.get(kind)
+        if rule is None:
+            return None if kind == REJECTION else ()
+        if isinstance(rule, Mapping):
+            return rule.get(suite or "", ())
+        return rule
 
     def channel(self, name: str) -> ChannelPolicy:
         if name in self.channels:
@@ -72,16 +97,20 @@ class Policy:
                          "or add it to the policy file")
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "policy") -> "Policy":
-        """Validate parsed YAML; every message names the path of the bad value."""
+    def from_dict(cls, data: Any, source: str = "policy", load_key: Optional[KeyLoader] = None,
+                  digest: Optional[str] = None) -> "Policy":
+        """Validate parsed YAML; every message names the path of the bad value. `load_key`
+        turns a signer's value into a key (the caller knows where files are)."""
         def fail(path: str, what: str):
             raise InputError(f"{source}: {path}: {what}", "fix the policy file; see README 'Policy'")
 
         if not isinstance(data, Mapping):
             fail("(top)", f"expected a mapping with 'channels', got {type(data).__name__}")
-        unknown = set(data) - {"channels"}
+        unknown = set(data) - set(_TOP_KEYS)
         if unknown:
-            fail(sorted(unknown)[0], "unknown key (expected: channels)")
+            fail(sorted(map(str, unknown))[0], f"unknown key (expected: {', '.join(_TOP_KEYS)})")
+        signers = _signers(data.get("signers"), load_key, fail)
+        trust = _trust(data.get("trust"), signers, fail)
         raw = data.get("channels")
         if not isinstance(raw, Mapping) or not raw:
             fail("channels", "expected a mapping of channel names to rules")
@@ -127,7 +156,60 @@ class Policy:
         for ch in channels.values():
             if ch.after is not None and ch.after not in channels:
                 fail(f"channels.{ch.name}.after", f"names channel {ch.after!r}, which is not defined")
-        return cls(channels, source)
+        return cls(channels, source, signers=signers, trust=trust, digest=digest)
+
+
+def _signers(raw: Any, load_key: Optional[KeyLoader], fail) -> Dict[str, Verifier]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or not raw:
+        fail("signers", "expected a mapping of signer names to public keys (file or inline PEM)")
+    out: Dict[str, Verifier] = {}
+    for name, value in raw.items():
+        path = f"signers.{name}"
+        try:
+            check_name("signer", name)
+        except InputError as exc:
+            fail(path, exc.message)
+        if not isinstance(value, str) or not value.strip():
+            fail(path, "expected a public key file name or an inline PEM key")
+        if load_key is None:
+            fail(path, "keys cannot be loaded here")
+        try:
+            out[name] = load_key(value)
+        except InputError as exc:
+            fail(path, exc.message)
+    return out
+
+
+def _trust(raw: Any, signers: Mapping[str, Verifier], fail) -> dict:
+    if raw is None:
+        return {}
+    if not signers:
+        fail("trust", "needs `signers` to name keys")
+    if not isinstance(raw, Mapping):
+        fail("trust", "expected a mapping of record kinds to signer names")
+
+    def names(path: str, value: Any) -> Tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            fail(path, f"expected a list of signer names, got {value!r}")
+        for name in value:
+            if name not in signers:
+                fail(path, f"unknown signer {name!r} (signers: {', '.join(sorted(signers))})")
+        return tuple(value)
+
+    out: dict = {}
+    for kind, value in raw.items():
+        path = f"trust.{kind}"
+        if kind not in KINDS:
+            fail(path, f"unknown record kind (expected one of: {', '.join(KINDS)})")
+        if kind == TEST and isinstance(value, Mapping):
+            out[kind] = {check_name("suite", str(suite)): names(f"{path}.{suite}", v) for suite, v in value.items()}
+        else:
+            out[kind] = names(path, value)
+    return out
 
 
 def evaluate(policy: Policy, channel: str, state: ImageState, now: datetime,

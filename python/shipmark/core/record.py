@@ -1,16 +1,20 @@
 """Records: what happened to an image, as OCI artifacts whose `subject` is the image.
 
-One record per event, append-only. The payload is an in-toto Statement v1; the manifest's
-annotations summarise it so one referrers listing answers "what state is this image in".
+One record per event, append-only. The payload is an in-toto Statement v1, or a DSSE envelope
+of it when signed. The summary (kind, created, suite, result, channel, ...) is written twice:
+as the record manifest's annotations, a hint other OCI tools can list, and as the annotations
+of the Statement's subject, where a signature covers it. Readers believe only the second
+(core.trust checks that the two agree).
 """
 
 import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import InputError
+from . import dsse
 from . import mediatype as mt
 from .descriptor import Descriptor, Manifest, canonical_json, sha256
 
@@ -27,9 +31,13 @@ PREDICATE_TYPES = {
     RESTORATION: mt.PRED_RESTORATION,
     DEPLOYMENT: mt.PRED_DEPLOYMENT,
 }
+# Summary keys, in the manifest's annotations and in the Statement's subject annotations.
+SUMMARY_KEYS = (mt.A_CREATED, mt.A_KIND, mt.A_BY, mt.A_SUITE, mt.A_RESULT, mt.A_CHANNEL, mt.A_TARGET,
+                mt.A_BRANCH, mt.A_PREVIOUS, mt.A_POLICY)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
 MAX_TEXT = 4000
 PAYLOAD_FILE = "statement.intoto.json"   # the layer's title: what `oras pull` writes
+SIGNED_PAYLOAD_FILE = "statement.dsse.json"
 BUILD_TYPE = "https://shipmark.dev/jenkins-build/v1"
 UNKNOWN_BUILDER = "https://shipmark.dev/builders/unrecorded"
 # DigestSet algorithms whose hex length the in-toto validators check.
@@ -66,7 +74,8 @@ def check_text(what: str, value: Optional[str]) -> Optional[str]:
 
 @dataclass(frozen=True)
 class Record:
-    """A record as seen in a referrers listing: its digest and summary annotations."""
+    """A record: its digest and its summary. Records that count are built by core.trust from
+    the checked payload; `from_descriptor` reads the unchecked hint of a listing."""
 
     digest: str
     kind: str
@@ -78,6 +87,9 @@ class Record:
     target: Optional[str] = None
     branch: Optional[str] = None
     previous: Optional[str] = None
+    policy: Optional[str] = None                 # promotions: digest of the policy applied
+    restores: Tuple[str, ...] = ()               # restorations: the rejections they undo
+    signers: Tuple[str, ...] = ()                # policy signer names whose key signed it
 
     @property
     def order(self) -> Tuple[str, str]:
@@ -96,10 +108,21 @@ class Record:
         return cls(digest=desc.digest, kind=a[mt.A_KIND], created=a.get(mt.A_CREATED, ""),
                    by=a.get(mt.A_BY), suite=a.get(mt.A_SUITE), result=a.get(mt.A_RESULT),
                    channel=a.get(mt.A_CHANNEL), target=a.get(mt.A_TARGET), branch=a.get(mt.A_BRANCH),
-                   previous=a.get(mt.A_PREVIOUS))
+                   previous=a.get(mt.A_PREVIOUS), policy=a.get(mt.A_POLICY))
+
+    @classmethod
+    def from_summary(cls, digest: str, a: Mapping[str, str], restores: Sequence[str] = (),
+                     signers: Sequence[str] = ()) -> "Record":
+        return cls(digest=digest, kind=a[mt.A_KIND], created=a.get(mt.A_CREATED, ""),
+                   by=a.get(mt.A_BY), suite=a.get(mt.A_SUITE), result=a.get(mt.A_RESULT),
+                   channel=a.get(mt.A_CHANNEL), target=a.get(mt.A_TARGET), branch=a.get(mt.A_BRANCH),
+                   previous=a.get(mt.A_PREVIOUS), policy=a.get(mt.A_POLICY), restores=tuple(restores),
+                   signers=tuple(sorted(signers)))
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        out = {k: v for k, v in self.__dict__.items() if v is not None and v != ()}
+        out["trusted"] = True
+        return out
 
 
 @dataclass(frozen=True)
@@ -116,33 +139,39 @@ class NewRecord:
 def build(kind: str, subject: Descriptor, subject_name: str, predicate: Mapping, created: datetime,
           by: Optional[str], suite: Optional[str] = None, result: Optional[str] = None,
           channel: Optional[str] = None, target: Optional[str] = None,
-          branch: Optional[str] = None, previous: Optional[str] = None) -> NewRecord:
-    """The record manifest and its blobs, ready to attach to `subject`."""
+          branch: Optional[str] = None, previous: Optional[str] = None, policy: Optional[str] = None,
+          signer: Optional[dsse.Signer] = None) -> NewRecord:
+    """The record manifest and its blobs, ready to attach to `subject`; a DSSE envelope signed
+    by `signer` when one is given, else the bare Statement (as before signing existed)."""
     if kind not in KINDS:
         raise InputError(f"unknown record kind {kind!r}", f"use one of: {', '.join(KINDS)}")
     allowed = DEPLOY_RESULTS if kind == DEPLOYMENT else RESULTS
     if result is not None and result not in allowed:
         raise InputError(f"invalid result {result!r}", f"use one of: {', '.join(allowed)}")
+    annotations = {mt.A_CREATED: format_time(created), mt.A_KIND: kind}
+    for key, value in ((mt.A_BY, by), (mt.A_SUITE, suite), (mt.A_RESULT, result),
+                       (mt.A_CHANNEL, channel), (mt.A_TARGET, target), (mt.A_BRANCH, branch),
+                       (mt.A_PREVIOUS, previous), (mt.A_POLICY, policy)):
+        if value:
+            annotations[key] = value
     statement = {
         "_type": mt.STATEMENT_V1,
-        "subject": [{"name": subject_name, "digest": {"sha256": subject.digest.split(":", 1)[1]}}],
+        "subject": [{"name": subject_name, "digest": {"sha256": subject.digest.split(":", 1)[1]},
+                     "annotations": dict(annotations)}],
         "predicateType": PREDICATE_TYPES[kind],
         "predicate": dict(predicate),
     }
     payload = canonical_json(statement)
-    annotations = {mt.A_CREATED: format_time(created), mt.A_KIND: kind}
-    for key, value in ((mt.A_BY, by), (mt.A_SUITE, suite), (mt.A_RESULT, result),
-                       (mt.A_CHANNEL, channel), (mt.A_TARGET, target), (mt.A_BRANCH, branch),
-                       (mt.A_PREVIOUS, previous)):
-        if value:
-            annotations[key] = value
+    layer_type = mt.IN_TOTO
+    if signer is not None:
+        payload, layer_type = dsse.sign(mt.IN_TOTO, payload, [signer]).to_bytes(), mt.DSSE_ENVELOPE
     manifest = {
         "schemaVersion": 2,
         "mediaType": mt.OCI_MANIFEST,
         "artifactType": mt.RECORD_ARTIFACT,
         "config": {"mediaType": mt.OCI_EMPTY, "digest": mt.EMPTY_DIGEST, "size": len(mt.EMPTY_JSON)},
-        "layers": [{"mediaType": mt.IN_TOTO, "digest": sha256(payload), "size": len(payload),
-                    "annotations": {mt.A_TITLE: PAYLOAD_FILE}}],
+        "layers": [{"mediaType": layer_type, "digest": sha256(payload), "size": len(payload),
+                    "annotations": {mt.A_TITLE: PAYLOAD_FILE if signer is None else SIGNED_PAYLOAD_FILE}}],
         "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
         "annotations": annotations,
     }

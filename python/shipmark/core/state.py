@@ -1,8 +1,10 @@
 """An image's current state: a fold of its records.
 
-A suite's result is its newest test record (by created, ties by digest). The image is rejected
-when the newest of its rejection/restoration records is a rejection. The provenance is the newest
-provenance record, except that one without a branch never replaces one with a branch.
+Only records that count reach the fold (core.trust decides). A suite's result is its newest
+test record (by created, ties by digest). A rejection stands until a restoration names its
+digest: undo by reference, so no clock, real or forged, can bring a rejected image back. The
+provenance is the newest provenance record, except that one without a branch never replaces
+one with a branch.
 """
 
 from dataclasses import dataclass, field
@@ -22,11 +24,16 @@ class ImageState:
     promotions: Dict[str, Record] = field(default_factory=dict)  # channel -> newest promotion
     deployments: Dict[str, Record] = field(default_factory=dict)  # target -> newest deployment
     provenance: Optional[Record] = None
-    verdict: Optional[Record] = None                            # newest rejection/restoration
+    rejections: List[Record] = field(default_factory=list)      # standing ones, oldest first
 
     @property
     def rejected(self) -> bool:
-        return self.verdict is not None and self.verdict.kind == REJECTION
+        return bool(self.rejections)
+
+    @property
+    def verdict(self) -> Optional[Record]:
+        """The newest standing rejection."""
+        return self.rejections[-1] if self.rejections else None
 
     def promoted_into(self, channel: str) -> bool:
         """A promotion into `channel` counts. shipmark writes a promotion record only after the
@@ -55,6 +62,7 @@ class ImageState:
 
 def fold(records: Iterable[Record]) -> ImageState:
     state = ImageState(timeline=sorted(records, key=lambda r: r.order))
+    undone = {d for r in state.timeline if r.kind == RESTORATION for d in r.restores}
     for rec in state.timeline:   # oldest first: later records overwrite earlier ones
         if rec.kind == TEST and rec.suite:
             state.suites[rec.suite] = rec
@@ -66,8 +74,8 @@ def fold(records: Iterable[Record]) -> ImageState:
             # One recorded by hand without git details never hides the build's own.
             if rec.branch or state.provenance is None or not state.provenance.branch:
                 state.provenance = rec
-        elif rec.kind in (REJECTION, RESTORATION):
-            state.verdict = rec
+        elif rec.kind == REJECTION and rec.digest not in undone:
+            state.rejections.append(rec)
     return state
 
 

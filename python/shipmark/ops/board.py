@@ -197,7 +197,7 @@ def board_row(*, store, service: Service, channel: str, policy: Policy, target: 
               now: datetime) -> Row:
     row = Row(service.name, service.repo.name, channel)
     try:
-        scan = Scan(store, service.repo)
+        scan = Scan(store, service.repo, policy=policy, now=now)
     except NotFoundError as exc:
         row.error = exc.message
         return row

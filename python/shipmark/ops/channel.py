@@ -6,6 +6,7 @@ from typing import Callable, List, Optional
 
 from ..core import record as rec
 from ..core import version
+from ..core.dsse import Signer
 from ..core.policy import Decision, Policy, evaluate, membership
 from ..core.record import Record, check_name
 from ..core.ref import Ref
@@ -34,7 +35,8 @@ class Promotion:
         return {"image": self.image.pinned, "digest": self.image.digest, "channel": self.channel,
                 "promoted": self.promoted, "dry_run": self.dry_run, "forced": self.forced,
                 "already": self.already, "reasons": self.decision.reasons,
-                "record": self.record.to_json() if self.record else None, "copied_to": self.copied_to}
+                "record": self.record.to_json() if self.record else None, "copied_to": self.copied_to,
+                "untrusted": [u.to_json() for u in self.image.untrusted]}
 
 
 def _channel_digest(store: Store, repo: Ref, channel: str) -> Optional[str]:
@@ -45,7 +47,7 @@ def _channel_digest(store: Store, repo: Ref, channel: str) -> Optional[str]:
 
 
 def _move_channel(store: Store, image: Image, channel: str, previous: Optional[str], now: datetime,
-                  by: Optional[str], predicate: dict) -> Record:
+                  by: Optional[str], predicate: dict, policy: Policy, signer: Optional[Signer]) -> Record:
     """The tag first, then the record. A promotion counts once its record exists, so a record is
     proof that the tag moved; a run that fails in between leaves the tag on the image without a
     record, and the rerun (which finds the tag already there) writes it."""
@@ -55,7 +57,8 @@ def _move_channel(store: Store, image: Image, channel: str, previous: Optional[s
     else:
         predicate = dict(predicate, previous=None, resumed=True)   # where it pointed before is lost
     new = rec.build(rec.PROMOTION, image.descriptor, image.repo.name, predicate, now, by,
-                    channel=channel, previous=predicate.get("previous") or None)
+                    channel=channel, previous=predicate.get("previous") or None,
+                    policy=policy.digest or "unknown", signer=signer)
     return attach(store, image, new)
 
 
@@ -68,13 +71,13 @@ def _refused(what: str, channel: str, source: str, reasons: List[str]) -> Policy
 def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: datetime, by: Optional[str],
             dry_run: bool = False, force: bool = False, reason: Optional[str] = None,
             copy_to: Optional[Ref] = None, copy_store: Optional[Store] = None,
-            records_only: bool = False) -> Promotion:
+            records_only: bool = False, signer: Optional[Signer] = None) -> Promotion:
     check_name("channel", channel)
     rec.check_text("reason", reason)
     if force and not reason:
         raise InputError("a forced promotion needs a reason", "say why the policy is overridden: it is recorded")
     policy.channel(channel)   # a channel the policy does not name is bad input
-    image = load(store, ref)
+    image = load(store, ref, policy=policy, now=now)
     target_store = copy_store or store
     target_repo = copy_to.repo if copy_to is not None else image.repo
     previous = _channel_digest(target_store, target_repo, channel)
@@ -104,9 +107,10 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
             result.already, result.record = True, image.state.promotions[channel]
             return result
     predicate = {"channel": channel, "previous": previous, "policy": policy.source,
+                 "policyDigest": policy.digest, "noPolicy": policy.open_by_default,
                  "forced": result.forced, "overridden": decision.reasons if result.forced else [],
                  "reason": reason, "by": by}
-    result.record = _move_channel(target_store, image, channel, previous, now, by, predicate)
+    result.record = _move_channel(target_store, image, channel, previous, now, by, predicate, policy, signer)
     result.promoted = True
     return result
 
@@ -121,7 +125,7 @@ class Pick:
     def to_json(self) -> dict:
         return {"repo": self.repo.name, "channel": self.channel, "image": self.image.pinned,
                 "tag": self.image.tags[0] if self.image.tags else None, "digest": self.image.digest,
-                "skipped": self.skipped}
+                "untrusted": [u.to_json() for u in self.image.untrusted], "skipped": self.skipped}
 
 
 def nothing_in_channel(repo: Ref, channel: str, auto: bool, skipped: List[dict]) -> NothingEligibleError:
@@ -139,7 +143,7 @@ def pick(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime
     """What the channel holds: its newest member (an `auto` channel: the newest image its policy
     admits). Walks version tags newest-first and stops at the first one."""
     rules = policy.channel(channel)
-    scan = Scan(store, repo, progress, found)
+    scan = Scan(store, repo, progress, found, policy=policy, now=now)
     notes = Notes(store)
     skipped: List[dict] = []
     # The answer is usually among the newest few: a small first round.
@@ -152,7 +156,8 @@ def pick(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime
                             found=scan.found)
             return Pick(repo, channel, image, skipped)
         skipped.append({"tag": image.tags[0], "digest": image.digest,
-                        "reasons": notes.explain(image, decision.reasons)})
+                        "reasons": notes.explain(image, decision.reasons),
+                        "untrusted": [u.to_json() for u in image.untrusted]})
     if not scan.version_tags:
         raise NothingEligibleError(f"{repo.name} has no version tags",
                                    "push images tagged like 1.4.2-b12.20261128.abc1234 (see `shipmark tag`)")
@@ -181,28 +186,32 @@ class History:
     current: Optional[str]      # what the channel holds now (pick's answer)
     tag: Optional[str]          # where the channel tag points
     entries: List[HistoryEntry]
+    untrusted: List[dict] = field(default_factory=list)   # promotion records that do not count
 
     def to_json(self) -> dict:
         return {"repo": self.repo.name, "channel": self.channel, "current": self.current, "tag": self.tag,
-                "entries": [e.to_json() for e in self.entries]}
+                "entries": [e.to_json() for e in self.entries], "untrusted": self.untrusted}
 
 
 def history(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime,
             progress: Optional[Callable[[int, int], None]] = None) -> History:
     """Every promotion into `channel`, newest first (an image promoted twice appears twice), with
-    forced and rollback promotions marked, and what the channel holds now."""
+    forced and rollback promotions marked, and what the channel holds now. Promotion records
+    that do not count are listed apart, with the reason."""
     check_name("channel", channel)
-    scan = Scan(store, repo, progress)
+    scan = Scan(store, repo, progress, policy=policy, now=now)
     notes = Notes(store)
-    entries, current = [], None
+    entries, current, untrusted = [], None, []
     for image in scan.images():
+        untrusted += [dict(u.to_json(), image=image.pinned) for u in image.untrusted
+                      if u.kind in (None, rec.PROMOTION)]
         if current is None and membership(policy, channel, image.state, now, image.built_at).ok:
             current = image.digest
         for r in image.records:
             if r.kind == rec.PROMOTION and r.channel == channel:
                 entries.append(HistoryEntry(image, r, notes.promotion_marks(repo, r), notes.rejection(image)))
     entries.sort(key=lambda e: e.record.order, reverse=True)
-    return History(repo, channel, current, scan.channel_digest(channel), entries)
+    return History(repo, channel, current, scan.channel_digest(channel), entries, untrusted)
 
 
 @dataclass
@@ -221,7 +230,7 @@ class Rollback:
 
 
 def rollback(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime, by: Optional[str],
-             reason: str) -> Rollback:
+             reason: str, signer: Optional[Signer] = None) -> Rollback:
     """Take the image the channel tag points at out of the channel (it is rejected, unless it
     already is) and move the tag to the newest remaining member: afterwards the tag, `pick` and
     the nightly agree on that member."""
@@ -232,7 +241,7 @@ def rollback(*, store: Store, repo: Ref, channel: str, policy: Policy, now: date
         raise InputError(f"channel {channel!r} is auto: it holds the newest image its policy admits",
                          "reject the bad image instead (shipmark reject IMAGE --reason TEXT): the channel "
                          "then holds the next one")
-    scan = Scan(store, repo)
+    scan = Scan(store, repo, policy=policy, now=now)
     tagged = scan.channel_digest(channel)
     gone = target = None
     for image in scan.images(batch=4):
@@ -253,8 +262,9 @@ def rollback(*, store: Store, repo: Ref, channel: str, policy: Policy, now: date
     rejection = None
     if not gone.state.rejected:
         new = rec.build(rec.REJECTION, gone.descriptor, repo.name,
-                        {"reason": f"rolled back: {reason}", "by": by}, now, by)
+                        {"reason": f"rolled back: {reason}", "by": by}, now, by, signer=signer)
         rejection = attach(store, gone, new)
-    predicate = {"channel": channel, "previous": tagged, "rollback": True, "reason": reason, "by": by}
-    record = _move_channel(store, target, channel, tagged, now, by, predicate)
+    predicate = {"channel": channel, "previous": tagged, "rollback": True, "reason": reason, "by": by,
+                 "policy": policy.source, "policyDigest": policy.digest, "noPolicy": policy.open_by_default}
+    record = _move_channel(store, target, channel, tagged, now, by, predicate, policy, signer)
     return Rollback(repo, channel, gone.pinned, target, record, rejection)

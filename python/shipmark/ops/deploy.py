@@ -24,7 +24,7 @@ from ..stores.base import Store
 from .. import render as rendering
 from ..stores.discovery import Discovery
 from .channel import nothing_in_channel
-from .images import Image, Scan, as_records, attach, load, statement
+from .images import Image, Scan, attach, checked_records, load, statement
 from .notes import Notes
 
 NEW, NONE, UPGRADE, DOWNGRADE = "new", "none", "upgrade", "downgrade"
@@ -123,7 +123,8 @@ def current(found: Discovery, target: str, known: Optional[Dict[str, Image]] = N
         return None
     image = (known or {}).get(desc.digest)
     if image is None:
-        image = Image(found.repo, desc, as_records(found.records(desc.digest)), found=found)
+        records, untrusted = checked_records(found.store, found.repo, desc.digest, found.records(desc.digest))
+        image = Image(found.repo, desc, records, found=found, untrusted=untrusted)
     record = _successful_deployment(image, target)
     tag = image.tags[0] if image.tags else _recorded_tag(found.store, found.repo, record)
     return Current(image, tag, record)
@@ -162,7 +163,7 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
         return Planned(service, channel, None, None, running_now, None, list(skipped), reason_list)
 
     try:
-        scan = Scan(store, service.repo, found=found)
+        scan = Scan(store, service.repo, found=found, policy=policy, now=now)
     except NotFoundError:
         return gap([_empty_repo(service, "no tags (it does not exist)")])
     if not scan.all_tags:
@@ -396,7 +397,7 @@ def _earlier_record(image: Image, target: str, result: str, previous: str, by: O
 
 def record_deployment(*, store: Store, image: Image, tag: str, target: str, succeeded: bool, now: datetime,
                       by: Optional[str], previous: Optional[str], service: Optional[str] = None,
-                      channel: Optional[str] = None, reason: Optional[str] = None) -> Outcome:
+                      channel: Optional[str] = None, reason: Optional[str] = None, signer=None) -> Outcome:
     """Record first, then move `deployed.<target>` (successes only): a rerun converges."""
     result = SUCCEEDED if succeeded else FAILED
     prev_digest = previous.split("@", 1)[1] if previous else "none"
@@ -406,7 +407,7 @@ def record_deployment(*, store: Store, image: Image, tag: str, target: str, succ
         predicate = {"target": target, "result": result, "service": service, "channel": channel,
                      "tag": tag or None, "previous": previous, "reason": reason, "by": by}
         new = rec.build(rec.DEPLOYMENT, image.descriptor, image.repo.name, predicate, now, by,
-                        result=result, target=target, channel=channel, previous=prev_digest)
+                        result=result, target=target, channel=channel, previous=prev_digest, signer=signer)
         record = attach(store, image, new)
     if succeeded:
         manifest = store.get_manifest(image.repo.with_digest(image.digest))
@@ -417,7 +418,7 @@ def record_deployment(*, store: Store, image: Image, tag: str, target: str, succ
 
 def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen], target: Optional[str],
              succeeded: bool, now: datetime, by: Optional[str], reason: Optional[str] = None,
-             rollback_templates: List[str] = (), rollback_out: Optional[str] = None) -> Deployment:
+             rollback_templates: List[str] = (), rollback_out: Optional[str] = None, signer=None) -> Deployment:
     """After the apply command: a deployment record on every image that changed (failed ones
     included) and, on success, `deployed.<target>` moved to it. Services whose image did not change
     get nothing. After a failure, `rollback_templates` render what the target ran before."""
@@ -444,7 +445,7 @@ def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen
         previous = f"{service.repo.name}@{running.digest}" if running else None
         outcome = record_deployment(store=store, image=image, tag=c.tag, target=target, succeeded=succeeded,
                                     now=now, by=by, previous=previous, service=service.name, channel=c.channel,
-                                    reason=reason)
+                                    reason=reason, signer=signer)
         return outcome, running, found
 
     results = each_service(ordered, one)
@@ -471,7 +472,7 @@ def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen
 
 
 def deployed_images(*, store: Store, refs: List[Ref], target: str, succeeded: bool, now: datetime,
-                    by: Optional[str], reason: Optional[str] = None) -> Deployment:
+                    by: Optional[str], reason: Optional[str] = None, signer=None) -> Deployment:
     """`shipmark deployed --target T IMAGE...`: the same records for images named one by one."""
     check_target(target)
     rec.check_text("reason", reason)
@@ -485,6 +486,7 @@ def deployed_images(*, store: Store, refs: List[Ref], target: str, succeeded: bo
             continue
         recorded.append(record_deployment(store=store, image=image, tag=ref.tag or "",
                                           target=target, succeeded=succeeded, now=now, by=by,
-                                          previous=running.image.pinned if running else None, reason=reason))
+                                          previous=running.image.pinned if running else None, reason=reason,
+                                          signer=signer))
     return Deployment(target, SUCCEEDED if succeeded else FAILED, recorded, [])
 

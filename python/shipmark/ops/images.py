@@ -1,18 +1,22 @@
 """Reading images and their records from a store: the shared part of every use case."""
 
 import base64
+import dataclasses
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from datetime import datetime, timezone
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..core import mediatype as mt
 from ..core import version
-from ..core.descriptor import Descriptor
-from ..core.record import NewRecord, Record, parse_time
+from ..core.descriptor import Descriptor, sha256
+from ..core.policy import Policy
+from ..core.record import KINDS, NewRecord, Record, parse_time
 from ..core.ref import Ref
 from ..core.state import ImageState, fold
+from ..core.trust import Untrusted, check_record, is_record
 from ..errors import InputError, NotFoundError
 from ..stores.base import Store
 from ..stores.discovery import Discovery, is_internal_tag
@@ -27,6 +31,7 @@ class Image:
     records: List[Record]
     tags: List[str] = field(default_factory=list)   # version and channel tags pointing here
     found: Optional[Discovery] = None                # the repository's discovery, for writes
+    untrusted: List[Untrusted] = field(default_factory=list)   # records found that do not count
 
     @property
     def digest(self) -> str:
@@ -51,23 +56,91 @@ class Image:
         return parse_time(prov.created) if prov else None
 
 
-def as_records(found: Iterable[Descriptor]) -> List[Record]:
-    """The shipmark records among descriptors (other referrers are signatures, SBOMs...)."""
-    return [r for r in (Record.from_descriptor(d) for d in found) if r is not None]
+# Record payloads are small; larger layers are not shipmark's and are not read.
+MAX_PAYLOAD = 1 << 20
 
 
-def load(store: Store, ref: Ref, found: Optional[Discovery] = None) -> Image:
-    """One image by tag or digest, with its records."""
+def checked_records(store: Store, repo: Ref, subject_digest: str, found: Iterable[Descriptor],
+                    policy: Optional[Policy] = None, now: Optional[datetime] = None
+                    ) -> Tuple[List[Record], List[Untrusted]]:
+    """The one place where found records become evidence: each record discovery found is read
+    (manifest and payload, both content-addressed and cached) and checked by core.trust.
+    Returns the records that count and the ones that do not, with the reason."""
+    now = now or datetime.now(timezone.utc)
+    counted: List[Record] = []
+    ignored: List[Untrusted] = []
+    for desc in found:
+        hint = desc.annotations or {}
+        if desc.artifact_type not in (mt.RECORD_ARTIFACT, mt.OCI_EMPTY) and hint.get(mt.A_KIND) not in KINDS:
+            continue   # a signature or SBOM: not a record, not our business
+        record, why = _check(store, repo, subject_digest, desc, policy, now)
+        if record is not None:
+            counted.append(record)
+        elif why is not None:
+            ignored.append(Untrusted(desc.digest, why, hint.get(mt.A_KIND), hint.get(mt.A_CREATED)))
+    return counted, ignored
+
+
+def _check(store: Store, repo: Ref, subject_digest: str, desc: Descriptor, policy: Optional[Policy],
+           now: datetime) -> Tuple[Optional[Record], Optional[str]]:
+    try:
+        manifest = store.get_manifest(repo.with_digest(desc.digest)).data
+    except NotFoundError:
+        return None, "record manifest not found (listed, but deleted)"
+    except InputError:
+        return None, "record manifest is not valid JSON"
+    if not isinstance(manifest, dict) or not is_record(manifest):
+        return None, None
+    layers = manifest.get("layers")
+    if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+        return None, "a record has exactly one layer"
+    layer = layers[0]
+    digest, size = layer.get("digest"), layer.get("size")
+    if not isinstance(digest, str) or not isinstance(size, int) or size > MAX_PAYLOAD:
+        return None, "record layer descriptor is malformed or too large"
+    try:
+        payload = _payload(store, repo, digest)
+    except NotFoundError:
+        return None, f"record payload {digest} not found"
+    return check_record(desc.digest, manifest, layer.get("mediaType"), payload, subject_digest, policy, now)
+
+
+def _payload(store: Store, repo: Ref, digest: str) -> bytes:
+    """A record's layer, from the store's on-disk cache when it has one (content-addressed,
+    so a hit is never stale)."""
+    root = getattr(store, "cache_root", None)
+    cache = None
+    if root:
+        from ..stores.cache import ManifestCache
+        cache = ManifestCache(os.path.join(root, "payloads"))
+        hit = cache.get(digest)
+        if hit is not None:
+            return hit[1]
+    data = store.get_blob(repo, digest)
+    if sha256(data) != digest:
+        raise NotFoundError(f"record payload {digest} does not match its digest")
+    if cache is not None:
+        cache.put(digest, "payload", data)
+    return data
+
+
+def load(store: Store, ref: Ref, found: Optional[Discovery] = None, policy: Optional[Policy] = None,
+         now: Optional[datetime] = None) -> Image:
+    """One image by tag or digest, with its records (those that count; `untrusted` the rest)."""
     found = found or Discovery(store, ref.repo)
     desc = store.head_manifest(ref)
-    return Image(ref.repo, desc, as_records(found.records(desc.digest)),
-                 [ref.tag] if ref.tag else [], found)
+    records, untrusted = checked_records(store, ref.repo, desc.digest, found.records(desc.digest), policy, now)
+    return Image(ref.repo, desc, records, [ref.tag] if ref.tag else [], found, untrusted)
 
 
 def attach(store: Store, image: Image, new: NewRecord) -> Record:
     found = image.found or Discovery(store, image.repo)
     found.attach(image.descriptor, new.manifest, new.blobs)
+    # What this process just wrote counts for its own answer without a re-read.
     rec = Record.from_descriptor(new.descriptor)
+    restores = new.statement["predicate"].get("restores")
+    if restores:
+        rec = dataclasses.replace(rec, restores=tuple(restores))
     image.records.append(rec)
     return rec
 
@@ -82,9 +155,12 @@ class Scan:
     """
 
     def __init__(self, store: Store, repo: Ref, progress: Optional[Callable[[int, int], None]] = None,
-                 found: Optional[Discovery] = None):
+                 found: Optional[Discovery] = None, policy: Optional[Policy] = None,
+                 now: Optional[datetime] = None):
         self.store = store
         self.repo = repo
+        self.policy = policy
+        self.now = now or datetime.now(timezone.utc)
         self.progress = progress
         self.found = found or Discovery(store, repo)
         self.all_tags = self.found.tags()
@@ -105,8 +181,9 @@ class Scan:
                 start += len(chunk)
                 descs = list(pool.map(self.found.resolve_version, chunk))
                 fresh = {d.digest: d for d in descs if d and d.digest not in self._by_digest}
-                for desc, recs in zip(fresh.values(), pool.map(self._records, fresh.values())):
-                    self._by_digest[desc.digest] = Image(self.repo, desc, recs, found=self.found)
+                for desc, (recs, untrusted) in zip(fresh.values(), pool.map(self._records, fresh.values())):
+                    self._by_digest[desc.digest] = Image(self.repo, desc, recs, found=self.found,
+                                                         untrusted=untrusted)
                 for tag, desc in zip(chunk, descs):
                     done += 1
                     if desc is None:
@@ -120,12 +197,13 @@ class Scan:
                     self.progress(done, len(tags))
                 batch = min(batch * 2, 64)
 
-    def _records(self, desc: Descriptor) -> List[Record]:
-        return as_records(self.found.records(desc.digest))
+    def _records(self, desc: Descriptor) -> Tuple[List[Record], List[Untrusted]]:
+        return checked_records(self.store, self.repo, desc.digest, self.found.records(desc.digest),
+                               self.policy, self.now)
 
     def load(self, ref: Ref) -> Image:
         """One image of this repository by tag or digest, reading what the scan has read."""
-        return load(self.store, ref, self.found)
+        return load(self.store, ref, self.found, self.policy, self.now)
 
     def verified(self, image: Image) -> bool:
         """Does the image's first tag still point at it? One request when the answer came from

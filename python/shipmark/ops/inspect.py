@@ -15,7 +15,7 @@ from ..core.state import STATES, summary
 from ..errors import InputError
 from ..stores.base import Store
 from ..stores.discovery import Discovery, Listed, Skipped
-from .images import Image, Scan, newest_first
+from .images import Image, Scan, load, newest_first
 from .notes import Notes
 
 LOOKUP_BATCH = 16
@@ -52,6 +52,8 @@ class Status:
     members: List[str] = field(default_factory=list)         # channels this image is a member of
     rejection: Optional[str] = None                          # "rejected by X at T: why"
     details: Dict[str, dict] = field(default_factory=dict)   # record digest -> reason, forced, rollback
+    policy_digest: Optional[str] = None     # the policy these answers were decided under
+    policy_source: Optional[str] = None
 
     def to_json(self) -> dict:
         state = self.image.state
@@ -59,19 +61,22 @@ class Status:
                 "channels": self.channels, "members": self.members,
                 "state": dict(state.to_json(), summary=summary(state), rejection=self.rejection),
                 "eligible": {c: d.to_json() for c, d in self.eligible.items()},
+                "policy": self.policy_digest, "policy_source": self.policy_source,
                 "timeline": [dict(r.to_json(), **self.details.get(r.digest, {}))
                              for r in newest_first(self.image.records)],
+                "untrusted": [u.to_json() for u in self.image.untrusted],
                 "referrers": {"source": self.listed.source, "listed": len(self.listed.referrers),
                               "not_counted": [s.to_json() for s in self.not_counted]}}
 
 
-def status(*, store: Store, ref: Ref, policy: Policy, now: datetime) -> Status:
+def status(*, store: Store, ref: Ref, policy: Optional[Policy], now: datetime) -> Status:
     scan = Scan(store, ref.repo)
-    image = scan.load(ref)
+    image = load(store, ref, scan.found, policy=policy, now=now)
+    rules = policy or Policy.open()   # without any policy: membership only, no eligibility
     channels = channel_tags([t for t in scan.other_tags if scan.channel_digest(t) == image.digest], image)
-    eligible = {name: evaluate(policy, name, image.state, now, image.built_at) for name in policy.channels}
-    members = [name for name in sorted(set(policy.channels) | set(image.state.promotions))
-               if membership(policy, name, image.state, now, image.built_at).ok]
+    eligible = {name: evaluate(rules, name, image.state, now, image.built_at) for name in rules.channels}
+    members = [name for name in sorted(set(rules.channels) | set(image.state.promotions))
+               if membership(rules, name, image.state, now, image.built_at).ok]
     named = set(image.tags) if ref.tag else set(version_tags_of(scan.found, image.digest, scan.version_tags))
     image.tags = sorted(named | set(channels), key=lambda t: (version.parse_tag(t) is None, t))
     listed = scan.found.listed(image.digest)
@@ -88,7 +93,8 @@ def status(*, store: Store, ref: Ref, policy: Policy, now: datetime) -> Status:
             extra = {k: pred[k] for k in ("reason", "forced", "rollback") if pred.get(k)}
             if extra:
                 details[r.digest] = extra
-    return Status(image, channels, eligible, listed, not_counted, members, notes.rejection(image), details)
+    return Status(image, channels, eligible, listed, not_counted, members, notes.rejection(image), details,
+                  policy.digest if policy else None, policy.source if policy else None)
 
 
 @dataclass
@@ -103,7 +109,8 @@ class Listing:
         return {"repo": self.repo.name, "images": [
             {"tag": i.tags[0], "tags": i.tags, "digest": i.digest, "image": i.pinned,
              "summary": summary(i.state), "channels": self.channels.get(i.digest, []),
-             "state": i.state.to_json()} for i in self.images]}
+             "state": i.state.to_json(), "untrusted": [u.to_json() for u in i.untrusted]}
+            for i in self.images]}
 
 
 def parse_where(where: List[str]) -> Dict[str, str]:
@@ -125,11 +132,12 @@ def _matches(image: Image, state_filter: Optional[str], where: Dict[str, str]) -
 
 
 def list_images(*, store: Store, repo: Ref, state: Optional[str] = None, where: List[str] = (),
-                limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None) -> Listing:
+                limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
+                policy: Optional[Policy] = None, now: Optional[datetime] = None) -> Listing:
     if state is not None and state not in STATES:
         raise InputError(f"--state {state!r} is not a state", f"use one of: {', '.join(STATES)}")
     conditions = parse_where(list(where))
-    scan = Scan(store, repo, progress)
+    scan = Scan(store, repo, progress, policy=policy, now=now)
     images: List[Image] = []
     for image in scan.images():
         if _matches(image, state, conditions):

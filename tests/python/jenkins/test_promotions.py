@@ -34,7 +34,7 @@ def test_from_promotion_takes_the_image_variable(cli, images, jenkins_env, jd):
     ref = pinned(cli, image)
     in_promotion(jenkins_env)
     jenkins_env.setenv("IMAGE", ref)
-    run = cli("promote", "--from-promotion", "--to", "stable", "--json")
+    run = cli("promote", "--from-promotion", "--to", "stable", "--no-policy", "--json")
     assert run.code == 0, run.err
     assert run.json["promoted"] is True and run.json["image"] == ref
     assert run.json["from_promotion"] == {"job": CARRIER, "number": 3, "image_from": "the IMAGE variable"}
@@ -81,7 +81,7 @@ def test_from_promotion_reads_the_carrier_builds_image_parameter(cli, images, je
     ref = pinned(cli, image)
     jd.add_build(CARRIER, 3, parameters={"IMAGE": ref})
     in_promotion(jenkins_env)
-    run = cli("promote", "--from-promotion", "--to", "stable", "--json")
+    run = cli("promote", "--from-promotion", "--to", "stable", "--no-policy", "--json")
     assert run.code == 0, run.err
     assert run.json["from_promotion"]["image_from"] == f"the IMAGE parameter of build {CARRIER} #3"
     assert "stable" in state(image).promotions
@@ -95,7 +95,7 @@ def test_from_promotion_falls_back_to_the_archived_provenance(cli, images, jenki
     jd.add_build("team/legacy", 40, artifacts={"shipmark/provenance.json": (tmp_path / "shipmark/provenance.json").read_bytes()})
     jenkins_env.setenv("PROMOTED_JOB_FULL_NAME", "team/legacy")
     jenkins_env.setenv("PROMOTED_NUMBER", "40")
-    run = cli("promote", "--from-promotion", "--to", "stable", "--json")
+    run = cli("promote", "--from-promotion", "--to", "stable", "--no-policy", "--json")
     assert run.code == 0, run.err
     assert run.json["from_promotion"]["image_from"] == "shipmark/provenance.json of build team/legacy #40"
     assert "stable" in state(image).promotions
@@ -134,12 +134,25 @@ def test_from_promotion_when_jenkins_is_down_and_no_image_variable(cli, jenkins_
 
 
 def test_from_promotion_policy_refusal_is_exit_3(cli, images, jenkins_env, jd, tmp_path):
-    (tmp_path / "shipmark.yaml").write_text("channels:\n  stable: {require: [acceptance]}\n")
+    (tmp_path / "strict.yaml").write_text("channels:\n  stable: {require: [acceptance]}\n")
+    image = images.push("1.4.2-b12", build_url=build_url(jd, 12))
+    in_promotion(jenkins_env)
+    jenkins_env.setenv("IMAGE", pinned(cli, image))
+    run = cli("promote", "--from-promotion", "--to", "stable", "--policy", "strict.yaml")
+    assert run.code == 3 and jd.requests_to("/12/toggleLogKeep") == []
+
+
+def test_from_promotion_ignores_the_build_environment_and_workspace_policy(cli, images, jenkins_env, jd, tmp_path):
+    """SHIPMARK_POLICY is a build parameter anyone may set, the workspace anyone's build may fill:
+    inside a promotion neither chooses the policy; without a published one it is exit 2."""
+    (tmp_path / "lenient.yaml").write_text("channels:\n  stable: {}\n")
+    (tmp_path / "shipmark.yaml").write_text("channels:\n  stable: {}\n")
+    jenkins_env.setenv("SHIPMARK_POLICY", str(tmp_path / "lenient.yaml"))
     image = images.push("1.4.2-b12", build_url=build_url(jd, 12))
     in_promotion(jenkins_env)
     jenkins_env.setenv("IMAGE", pinned(cli, image))
     run = cli("promote", "--from-promotion", "--to", "stable")
-    assert run.code == 3 and jd.requests_to("/12/toggleLogKeep") == []
+    assert run.code == 2 and "no policy" in run.err and "stable" not in state(image).promotions
 
 
 # -- shipmark jenkins promotions | approve | force -----------------------------------------------

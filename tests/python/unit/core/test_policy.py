@@ -58,8 +58,18 @@ def test_rejected_image_is_never_eligible_until_restored():
     rejected = good_history() + [rec("rejection", 50, 10, by="oncall")]
     decision = evaluate(POLICY, "stable", fold(rejected), NOW, NOW - timedelta(hours=5))
     assert not decision.ok and decision.reasons[0].startswith("rejected by oncall")
-    restored = rejected + [rec("restoration", 40, 11)]
+    restored = rejected + [rec("restoration", 40, 11, restores=(f"sha256:{10:064x}",))]
     assert evaluate(POLICY, "stable", fold(restored), NOW, NOW - timedelta(hours=5)).ok
+
+
+def test_restoration_undoes_only_the_rejections_it_names_whatever_its_date():
+    first = rec("rejection", 50, 10)
+    later_restoration = rec("restoration", -10_000, 11, restores=(first.digest,))   # dated far ahead
+    second = rec("rejection", 5, 12)
+    assert not fold([first, later_restoration]).rejected
+    state = fold([first, later_restoration, second])
+    assert state.rejected and [r.digest for r in state.rejections] == [second.digest]
+    assert fold([first, rec("restoration", 40, 13)]).rejected   # no names: undoes nothing
 
 
 def test_open_policy_admits_anything_not_rejected():

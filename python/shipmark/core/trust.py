@@ -1,0 +1,146 @@
+"""Which records count: the payload is the evidence, annotations and index entries are hints.
+
+A record counts when
+- its manifest is a shipmark record whose `subject` is the image being read,
+- its layer is an in-toto Statement, or a DSSE envelope of one, naming that image as subject,
+- the summary annotations on the manifest agree with the payload (the kind with the
+  predicate type; every summary key with the summary signed inside the Statement, or for
+  records written before that existed, the test result with the predicate's),
+- it is not dated more than FUTURE_SKEW after the reader's clock,
+- and, when the policy names `signers`, a key that `trust` allows for its kind (and suite)
+  signed the envelope (a rejection counts whoever wrote it unless `trust.rejection` says).
+Everything else is reported with the reason, never counted.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping, Optional, Set, Tuple
+
+from . import dsse
+from . import mediatype as mt
+from .policy import Policy
+from .record import KINDS, PREDICATE_TYPES, RESTORATION, SUMMARY_KEYS, TEST, Record, parse_time
+
+# Records dated later than this past the reader's clock are ignored: a clock cannot win by lying.
+FUTURE_SKEW = timedelta(minutes=10)
+_KIND_OF = {v: k for k, v in PREDICATE_TYPES.items()}
+
+
+@dataclass(frozen=True)
+class Untrusted:
+    """A record that does not count, and why."""
+
+    digest: str
+    why: str
+    kind: Optional[str] = None
+    created: Optional[str] = None
+
+    def to_json(self) -> dict:
+        out = {"digest": self.digest, "kind": self.kind, "created": self.created, "trusted": False,
+               "why": self.why}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+def is_record(manifest: Mapping) -> bool:
+    """A shipmark record by its own claim; other referrers (signatures, SBOMs) are no business
+    of the fold and are neither counted nor reported."""
+    annotations = manifest.get("annotations") if isinstance(manifest.get("annotations"), Mapping) else {}
+    return manifest.get("artifactType") == mt.RECORD_ARTIFACT or annotations.get(mt.A_KIND) in KINDS
+
+
+def check_record(digest: str, manifest: Mapping, layer_media_type: Optional[str], payload: bytes,
+                 subject_digest: str, policy: Optional[Policy], now: datetime
+                 ) -> Tuple[Optional[Record], Optional[str]]:
+    """(record, None) when it counts, (None, why) when it does not."""
+    annotations = manifest.get("annotations")
+    if not isinstance(annotations, Mapping):
+        return None, "record manifest has no annotations"
+    subject = manifest.get("subject") if isinstance(manifest.get("subject"), Mapping) else {}
+    if subject.get("digest") != subject_digest:
+        return None, f"record manifest's subject is {subject.get('digest')}, not this image"
+    signed_by: Set[str] = set()
+    signatures = 0
+    if layer_media_type == mt.DSSE_ENVELOPE:
+        try:
+            envelope = dsse.parse(payload)
+        except ValueError as exc:
+            return None, str(exc)
+        if envelope.payload_type != mt.IN_TOTO:
+            return None, f"envelope payloadType is {envelope.payload_type!r}, not {mt.IN_TOTO}"
+        signatures = len(envelope.signatures)
+        if policy is not None and policy.signers:
+            signed_by = envelope.signed_by(policy.signers)
+        payload = envelope.payload
+    elif layer_media_type != mt.IN_TOTO:
+        return None, f"payload media type {layer_media_type!r} is neither {mt.IN_TOTO} nor {mt.DSSE_ENVELOPE}"
+    statement = _json(payload)
+    if not isinstance(statement, dict) or statement.get("_type") != mt.STATEMENT_V1:
+        return None, "payload is not an in-toto Statement v1"
+    entry = _subject_entry(statement.get("subject"), subject_digest)
+    if entry is None:
+        return None, "the Statement does not name this image as its subject"
+    kind = _KIND_OF.get(statement.get("predicateType"))
+    if kind is None:
+        return None, f"unknown predicateType {statement.get('predicateType')!r}"
+    if annotations.get(mt.A_KIND) != kind:
+        return None, f"annotation says kind {annotations.get(mt.A_KIND)!r}, the payload is a {kind}"
+    predicate = statement.get("predicate") if isinstance(statement.get("predicate"), dict) else {}
+    summary = entry.get("annotations")
+    signed_summary = isinstance(summary, Mapping)
+    if signed_summary:
+        for key in SUMMARY_KEYS:
+            if annotations.get(key) != summary.get(key):
+                return None, (f"annotation {key} says {annotations.get(key)!r}, "
+                              f"the payload says {summary.get(key)!r}")
+    else:
+        summary = annotations   # written before summaries were signed: check what the predicate says
+    if kind == TEST:
+        said = predicate.get("result")
+        if not isinstance(said, str) or said.lower() != summary.get(mt.A_RESULT):
+            return None, f"annotation says result {summary.get(mt.A_RESULT)!r}, the payload says {said!r}"
+    created = parse_time(summary.get(mt.A_CREATED, ""))
+    if created is None or created.tzinfo is None:
+        return None, "no valid created time"
+    if created > now + FUTURE_SKEW:
+        return None, (f"dated {summary.get(mt.A_CREATED)}, more than "
+                      f"{int(FUTURE_SKEW.total_seconds() // 60)} minutes after this reader's clock")
+    restores = ()
+    if kind == RESTORATION:
+        named = predicate.get("restores")
+        restores = tuple(d for d in named if isinstance(d, str)) if isinstance(named, list) else ()
+    record = Record.from_summary(digest, summary, restores, signed_by)
+    allowed = policy.trusted_for(kind, record.suite) if policy is not None else None
+    if allowed is not None and not signed_by & set(allowed):
+        return None, _untrusted_why(record, allowed, signed_by, signatures)
+    if allowed is not None and not signed_summary:
+        return None, "the signed Statement carries no summary (written by an older shipmark): its date is unsigned"
+    return record, None
+
+
+def _untrusted_why(record: Record, allowed: Tuple[str, ...], signed_by: Set[str], signatures: int) -> str:
+    what = f"{record.kind} {record.suite!r}" if record.suite else record.kind
+    wanted = ", ".join(allowed) or "nobody (no `trust` entry)"
+    if signed_by:
+        return f"signed by {', '.join(sorted(signed_by))}, but the policy trusts {wanted} for {what}"
+    if signatures:
+        return f"signature does not verify with any key the policy trusts for {what} ({wanted})"
+    return f"unsigned; the policy trusts {wanted} for {what}"
+
+
+def _subject_entry(subjects: Any, subject_digest: str) -> Optional[Mapping]:
+    algo, _, hexpart = subject_digest.partition(":")
+    if not isinstance(subjects, list):
+        return None
+    for entry in subjects:
+        if isinstance(entry, Mapping) and isinstance(entry.get("digest"), Mapping) \
+                and entry["digest"].get(algo) == hexpart:
+            return entry
+    return None
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
