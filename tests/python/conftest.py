@@ -304,7 +304,8 @@ def registry_store(request, tmp_path):
 # Variables a developer's or a Jenkins agent's shell may carry into a test run.
 OUTSIDE_VARS = ("BUILD_URL", "JOB_NAME", "BUILD_NUMBER", "GIT_COMMIT", "GIT_BRANCH", "GIT_URL", "JENKINS_URL",
                 "JENKINS_USER", "JENKINS_API_TOKEN", "SHIPMARK_POLICY", "SHIPMARK_BY", "SHIPMARK_STRICT_JENKINS",
-                "SHIPMARK_DESCRIPTION_FORMAT", "PROMOTED_JOB_FULL_NAME", "PROMOTED_NUMBER", "IMAGE")
+                "SHIPMARK_DESCRIPTION_FORMAT", "PROMOTED_JOB_FULL_NAME", "PROMOTED_NUMBER", "IMAGE",
+                "SHIPMARK_SIGNING_KEY", "SHIPMARK_SIGNING_KEY_PASSWORD", "SHIPMARK_POLICY_KEY")
 
 
 class Run:
