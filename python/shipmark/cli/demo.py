@@ -25,9 +25,10 @@ def run(args, ctx) -> Output:
     lines = [
         "shipmark demo: three services, a dozen builds each, pushed to OCI layouts in",
         f"  {directory}",
-        "Each build got a provenance record and a 'unit' test record; builds that passed unit were",
-        "promoted to 'testing', ran acceptance, and were promoted to 'stable' when the policy allowed",
-        "it. A channel holds what was promoted into it and not rejected since:",
+        "Each build got a provenance record and a 'unit' test record, signed with a throw-away key",
+        "(keys/ci.pub); builds that passed unit were promoted to 'testing', ran acceptance, and were",
+        "promoted to 'stable' when the policy allowed it. A channel holds what was promoted into it",
+        "and not rejected since; records the policy's signers did not sign do not count:",
         "",
     ] + ["  " + line for line in demo.POLICY_YAML.splitlines()[1:]] + [""]
     for s in result.services:
@@ -37,6 +38,9 @@ def run(args, ctx) -> Output:
             lines.append("   newer builds filtered out:")
             for skip in s.filtered:
                 lines.append(f"     {skip['tag']:<30} {'; '.join(skip['reasons'])}")
+        if s.forged:
+            lines.append(f"   a forged, unsigned 'acceptance passed' on {s.forged['tag']} was ignored:")
+            lines.append(f"     {s.forged['digest'][:19]}  {s.forged['why']}")
         lines.append("   stable history (newest first):")
         for h in s.history:
             note = "  (rollback)" if h["rollback"] else ""
@@ -46,8 +50,9 @@ def run(args, ctx) -> Output:
         lines.append("")
     lines += [
         "Try it yourself:",
-        f"  shipmark list ocidir://{directory}/api",
+        f"  shipmark list ocidir://{directory}/api --policy {result.policy_file}",
         f"  shipmark status ocidir://{directory}/api:{result.services[0].stable_tag} --policy {result.policy_file}",
         f"  shipmark pick ocidir://{directory}/web --channel stable --policy {result.policy_file}",
-    ]
+    ] + [f"  shipmark status ocidir://{directory}/{s.name}:{s.forged['tag']} --policy {result.policy_file}"
+         for s in result.services if s.forged]
     return Output(result.to_json(), lines)

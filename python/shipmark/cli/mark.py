@@ -39,9 +39,9 @@ def run(args, ctx) -> Output:
         report = junit.read(args.junit)
         passed, failed, warned, counts = report.passed, report.failed, report.skipped, report.counts
         result = report.result
-    out = annotate.mark(signer=ctx.signer(), store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, suite=args.suite,
+    out = annotate.mark(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, suite=args.suite,
                         result=result, url=args.url, configuration=args.configuration,
-                        passed=passed, failed=failed, warned=warned, counts=counts)
+                        passed=passed, failed=failed, warned=warned, counts=counts, signer=ctx.signer())
     data = dict(out.to_json(), suite=args.suite, result=result)
     line = f"marked {out.image.pinned}: {args.suite} {result}"
     if counts:

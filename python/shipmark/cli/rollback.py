@@ -24,8 +24,9 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
-    result = channel.rollback(signer=ctx.signer(), store=ctx.store(repo), repo=repo, channel=args.channel, policy=ctx.policy(repo),
-                              now=ctx.now, by=ctx.by, reason=args.reason)
+    policy, signer = ctx.policy(repo), ctx.signer()
+    result = channel.rollback(store=ctx.store(repo), repo=repo, channel=args.channel, policy=policy, now=ctx.now,
+                              by=ctx.by, reason=args.reason, signer=signer)
     lines = [f"rolled {args.channel} back to {result.to_image.pinned} ({result.to_image.tags[0]})"]
     if result.rejection:
         lines.append(f"  rejected {result.from_image}")

@@ -21,8 +21,8 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import annotate  # lazily: --help stays fast
     ref = ctx.image(args.image)
-    out = annotate.verdict(signer=ctx.signer(), store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, reject=args.reject,
-                           reason=args.reason)
+    out = annotate.verdict(store=ctx.store(ref), ref=ref, now=ctx.now, by=ctx.by, reject=args.reject,
+                           reason=args.reason, signer=ctx.signer())
     verb = "rejected" if args.reject else "restored"
     from ..ops.build_sync import Update
     return after_registry_op(args, ctx, Output(out.to_json(), [f"{verb} {out.image.pinned}: {args.reason}"]),

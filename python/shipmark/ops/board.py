@@ -54,6 +54,7 @@ class Cell:
     next: bool = False          # what the nightly deploy would take for this service
     running: bool = False       # what the target runs now
     running_url: Optional[str] = None   # the job that deployed it there
+    untrusted: List[dict] = field(default_factory=list)   # records ignored, with why
 
     @property
     def built_short(self) -> str:
@@ -74,7 +75,7 @@ class Cell:
                 "suites": [c.to_json() for c in self.suites], "channels": [c.label for c in self.channels],
                 "deployments": [c.to_json() for c in self.deployments],
                 "rejected": self.rejected.to_json() if self.rejected else None,
-                "next": self.next, "running": self.running}
+                "next": self.next, "running": self.running, "untrusted": self.untrusted}
 
 
 @dataclass
@@ -152,7 +153,8 @@ def _cell(image: Image, channels: List[str], deployed_here: Dict[str, bool], not
     prov = state.provenance
     cell = Cell(tag=tag, digest=image.digest, version=ver, build=build,
                 built=built.strftime("%Y-%m-%d") if built else _tag_date(tag), state=summary(state).split(":")[0],
-                build_url=link(prov.by) if prov else None)
+                build_url=link(prov.by) if prov else None,
+                untrusted=[u.to_json() for u in image.untrusted])
     for suite, r in sorted(state.suites.items()):
         cell.suites.append(Chip(suite, r.result or "passed",
                                 f"{suite} {r.result} at {r.created[:16].replace('T', ' ')}"

@@ -1,5 +1,7 @@
 """The whole story on fresh OCI layouts: three services, a dozen builds each, some failing
-acceptance, one rejected after it reached stable. Time is simulated, so min_age applies."""
+acceptance, one rejected after it reached stable. Time is simulated, so min_age applies.
+Every record is signed with a throw-away key that the demo policy trusts, and one forged
+(unsigned) record shows what readers do with records nobody trusted signed: ignore and report."""
 
 import gzip
 import io
@@ -7,23 +9,23 @@ import os
 import tarfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import List
+from typing import List, Optional
 
+from .. import keys, policyfile
 from ..core import mediatype as mt
+from ..core import record as rec
 from ..core import version
 from ..core.descriptor import Manifest, canonical_json, sha256
-from ..core.policy import Policy
 from ..core.ref import parse_repo
 from ..errors import PolicyError
 from ..stores.ocidir import OciDirStore
 from . import annotate, channel
+from .images import attach, load
 
-POLICY = {"channels": {
-    "testing": {"require": ["unit"]},
-    "stable": {"require": ["acceptance"], "after": "testing", "min_age": "2h", "branches": ["master"]},
-}}
 POLICY_YAML = """\
 # shipmark demo policy
+signers: {ci: keys/ci.pub}           # a throw-away key made for this demo
+trust: {provenance: [ci], test: [ci], promotion: [ci], restoration: [ci], deployment: [ci]}
 channels:
   testing: {require: [unit]}
   stable:  {require: [acceptance], after: testing, min_age: 2h, branches: [master]}
@@ -52,6 +54,7 @@ SERVICES = {
 }
 REJECTED = ("api", 9, "p95 latency doubled in production")   # service, build index, reason
 ACTOR = "https://jenkins.example.com/job/{service}/{build}/"
+FORGED = "web"   # the service whose newest build gets a forged, unsigned 'acceptance passed'
 
 
 @dataclass
@@ -62,10 +65,11 @@ class ServiceStory:
     stable_tag: str = ""
     filtered: List[dict] = field(default_factory=list)
     history: List[dict] = field(default_factory=list)
+    forged: Optional[dict] = None      # the forged record and why it was ignored
 
     def to_json(self) -> dict:
         return {"name": self.name, "repo": self.repo, "stable": self.stable, "stable_tag": self.stable_tag,
-                "filtered": self.filtered, "history": self.history}
+                "filtered": self.filtered, "history": self.history, "forged": self.forged}
 
 
 @dataclass
@@ -106,11 +110,14 @@ def push_sample_image(store, ref, service: str, created: datetime, sha: str = "0
 
 
 def run(directory: str, now: datetime) -> Demo:
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(os.path.join(directory, "keys"), exist_ok=True)
+    signer = keys.generate("ecdsa")
+    with open(os.path.join(directory, "keys", "ci.pub"), "wb") as fh:
+        fh.write(signer.public.pem())
     policy_file = os.path.join(directory, "shipmark.yaml")
     with open(policy_file, "w", encoding="utf-8") as fh:
         fh.write(POLICY_YAML)
-    policy = Policy.from_dict(POLICY, source=policy_file)
+    policy = policyfile.load(policy_file)
     stories = []
     for service, builds in SERVICES.items():
         repo = parse_repo(f"ocidir://{os.path.join(directory, service)}")
@@ -125,29 +132,45 @@ def run(directory: str, now: datetime) -> Demo:
             by = ACTOR.format(service=service, build=n + 1)
             annotate.provenance(store=store, ref=ref, now=built, by=by, git_url=f"https://git.example.com/{service}",
                                 git_commit=sha, git_branch=branch, build_url=by, job=service,
-                                build_number=str(n + 1))
-            annotate.mark(store=store, ref=ref, now=built + timedelta(minutes=5), by=by, suite="unit", result=unit)
+                                build_number=str(n + 1), signer=signer)
+            annotate.mark(store=store, ref=ref, now=built + timedelta(minutes=5), by=by, suite="unit", result=unit,
+                          signer=signer)
             for chan, when in (("testing", timedelta(minutes=10)), ("stable", timedelta(hours=3))):
                 if chan == "stable":
                     if acceptance is None:
                         break
                     annotate.mark(store=store, ref=ref, now=built + timedelta(hours=1), by=by,
-                                  suite="acceptance", result=acceptance, url=by + "testReport/")
+                                  suite="acceptance", result=acceptance, url=by + "testReport/", signer=signer)
                 try:
-                    channel.promote(store=store, ref=ref, channel=chan, policy=policy, now=built + when, by=by)
+                    channel.promote(store=store, ref=ref, channel=chan, policy=policy, now=built + when, by=by,
+                                    signer=signer)
                 except PolicyError:
                     break
             if (service, n) == REJECTED[:2]:
                 annotate.verdict(store=store, ref=ref, now=built + timedelta(hours=6),
-                                 by="oncall@example.com", reject=True, reason=REJECTED[2])
+                                 by="oncall@example.com", reject=True, reason=REJECTED[2], signer=signer)
                 try:
                     channel.rollback(store=store, repo=repo, channel="stable", policy=policy,
                                      now=built + timedelta(hours=6, minutes=5), by="oncall@example.com",
-                                     reason=REJECTED[2])
+                                     reason=REJECTED[2], signer=signer)
                 except PolicyError:
                     pass
-        stories.append(_tell(store, repo, policy, now, service))
+        forged = _forge(store, repo.with_tag(tag), now) if service == FORGED else None
+        story = _tell(store, repo, policy, now, service)
+        if forged is not None:
+            image = load(store, repo.with_tag(tag), policy=policy, now=now)
+            story.forged = dict(tag=tag, **next(u.to_json() for u in image.untrusted if u.digest == forged))
+        stories.append(story)
     return Demo(directory, policy_file, stories)
+
+
+def _forge(store, ref, now) -> str:
+    """What anyone with push rights can do: attach an unsigned 'acceptance passed'."""
+    image = load(store, ref, now=now)
+    predicate = rec.test_predicate("acceptance", "passed", None, ["all"], [], [], None)
+    new = rec.build(rec.TEST, image.descriptor, image.repo.name, predicate, now - timedelta(minutes=1),
+                    "mallory", suite="acceptance", result="passed")
+    return attach(store, image, new).digest
 
 
 def _tell(store, repo, policy, now, service) -> ServiceStory:

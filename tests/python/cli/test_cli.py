@@ -142,6 +142,9 @@ def test_demo_tells_the_story(cli, tmp_path):
     assert "== api: stable is 1.4.2-b8" in run.out
     assert "rejected by oncall@example.com" in run.out
     assert "built from branch 'release/2.3', allowed: master" in run.out
+    assert "a forged, unsigned 'acceptance passed' on 2.3.1-b12" in run.out
+    assert "unsigned; the policy trusts ci for test 'acceptance'" in run.out
+    assert "== web: stable is 2.2.1-b9" in run.out   # the forgery changed nothing
 
 
 def test_installed_console_script_runs():
