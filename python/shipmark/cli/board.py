@@ -29,7 +29,7 @@ def run(args, ctx) -> Output:
         raise InputError("board needs --out FILE", "e.g. --out board.html")
     services = load_services(args)
     result = board.collect(store_for=ctx.store, services=services, names=args.only, channel=args.channel,
-                           target=args.target, policy_for=policy_resolver(args, services), now=ctx.now,
+                           target=args.target, policy_for=policy_resolver(args, services, ctx), now=ctx.now,
                            versions=args.versions)
     board.publish(result, args.out, args.title)
     lines = [f"wrote {args.out}: {len(result.rows)} services x up to {result.versions} versions"]

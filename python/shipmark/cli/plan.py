@@ -30,24 +30,32 @@ def load_services(args) -> ServicesFile:
     return servicesfile.load(args.services)
 
 
-def policy_resolver(args, services: ServicesFile) -> Callable[[Optional[str]], Policy]:
+def policy_resolver(args, services: ServicesFile, ctx=None) -> Callable[..., Policy]:
     """A service's own policy file, else --policy / SHIPMARK_POLICY, else the services file's, else
-    ./shipmark.yaml, else --no-policy said explicitly; none at all is an error. Each file is read once."""
+    ./shipmark.yaml, else --no-policy said explicitly, else the policy published in the service's
+    repository; none at all is an error. Each file and each repository is read once."""
     default = setting(args, "policy") or services.policy or policyfile.default_path()
-    cache: Dict[Optional[str], Policy] = {}
+    cache: Dict[object, Policy] = {}
 
-    def policy_for(path: Optional[str]) -> Policy:
+    def policy_for(path: Optional[str], repo=None) -> Policy:
         path = path or default
-        if path not in cache:
+        key = path or (repo.name if repo is not None and not getattr(args, "no_policy", False) else None)
+        if key not in cache:
+            published = None
+            if not path and repo is not None and ctx is not None and not getattr(args, "no_policy", False):
+                published = ctx.published_policy(repo)
             if path:
-                cache[path] = policyfile.load(path)
+                cache[key] = policyfile.load(path)
+            elif published is not None:
+                cache[key] = published.policy
             elif getattr(args, "no_policy", False):
-                cache[path] = Policy.open()
+                cache[key] = Policy.open()
             else:
-                raise InputError("no policy: nothing says which images may enter a channel",
+                where = f" for {repo.name}" if repo is not None else ""
+                raise InputError(f"no policy{where}: nothing says which images may enter a channel",
                                  policyfile.NO_POLICY_HINT.replace("pass --policy FILE", "name one in the "
                                                                    "services file, pass --policy FILE"))
-        return cache[path]
+        return cache[key]
     return policy_for
 
 
@@ -73,7 +81,7 @@ def run(args, ctx) -> Output:
     from ..ops import deploy  # lazily: --help stays fast
     services = load_services(args)
     result = deploy.plan(store_for=ctx.store, services=services, names=args.only, channel=args.channel,
-                         target=args.target, policy_for=policy_resolver(args, services), now=ctx.now,
+                         target=args.target, policy_for=policy_resolver(args, services, ctx), now=ctx.now,
                          retry_failed=args.retry_failed)
     code = 0
     if result.missing and args.require_all:

@@ -40,7 +40,7 @@ def chosen(args, ctx, services):
                              "write it with: shipmark plan --services F --json > plan.json") from None
         return deploy.chosen_from_json(data, services, args.only, source=args.plan), data.get("target")
     result = deploy.plan(store_for=ctx.store, services=services, names=args.only, channel=args.channel,
-                         target=args.target, policy_for=policy_resolver(args, services), now=ctx.now,
+                         target=args.target, policy_for=policy_resolver(args, services, ctx), now=ctx.now,
                          retry_failed=getattr(args, "retry_failed", False))
     return deploy.chosen_from_plan(result), result.target
 

@@ -251,7 +251,7 @@ def collect(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (
     target = check_target(target) if target else services.target
     chosen = services.select(list(names))
     stores = open_stores(chosen, store_for)
-    policies = {s.name: policy_for(s.policy) for s in chosen}
+    policies = {s.name: policy_for(s.policy, s.repo) for s in chosen}
 
     def one(service: Service) -> Row:
         return board_row(store=stores[service.name], service=service, channel=services.channel_for(service, channel),

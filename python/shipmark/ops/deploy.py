@@ -34,7 +34,7 @@ PLAN_WORKERS = 8
 FIRST_BATCH = 4   # most nights the newest few images decide; later rounds double
 
 StoreFor = Callable[[Ref], Store]
-PolicyFor = Callable[[Optional[str]], Policy]
+PolicyFor = Callable[..., Policy]   # (policy path or None, service repo) -> Policy
 
 
 @dataclass
@@ -231,7 +231,7 @@ def plan(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), 
     target = check_target(target) if target else services.target
     chosen = services.select(list(names))
     stores = open_stores(chosen, store_for)
-    policies = {s.name: policy_for(s.policy) for s in chosen}
+    policies = {s.name: policy_for(s.policy, s.repo) for s in chosen}
 
     def one(service: Service) -> Planned:
         return plan_service(store=stores[service.name], service=service,

@@ -120,3 +120,18 @@ def test_policy_with_an_unreadable_signer_key_names_the_path(cli, layout, tmp_pa
     assert run.code == 2
     assert run.err.splitlines()[0] == (f"shipmark: error: shipmark.yaml: signers.ci: public key file "
                                        f"{tmp_path}/keys/missing.pub does not exist")
+
+
+def test_plan_uses_each_services_published_policy_and_needs_one(cli, layout, tmp_path):
+    (tmp_path / "services.yaml").write_text(f"services:\n  - {{name: app, repo: {layout.repo.name}}}\n"
+                                            "channel: testing\n")
+    assert cli("policy", "publish", layout.repo.name, "shipmark.yaml").code == 0
+    (tmp_path / "shipmark.yaml").unlink()
+    refused = cli("plan", "--json")
+    assert refused.code == 3 and "required suite 'unit' has no result" in refused.out
+    assert cli("plan", "--no-policy").code == 0
+    other = parse(f"ocidir://{tmp_path}/other")
+    (tmp_path / "services.yaml").write_text(f"services:\n  - {{name: o, repo: {other.name}}}\n")
+    run = cli("plan")
+    assert run.code == 2 and run.err.splitlines()[0] == f"shipmark: error: no policy for {other.name}: nothing " \
+                                                        "says which images may enter a channel"

@@ -62,7 +62,7 @@ class World:
         self.tmp_path, self.stores, self.repos, self.services = tmp_path, stores, repos, services
 
     def plan(self, now=NOW, **kw):
-        return deploy.plan(store_for=self.stores, services=self.services, policy_for=lambda path: POLICY,
+        return deploy.plan(store_for=self.stores, services=self.services, policy_for=lambda path, repo=None: POLICY,
                            now=now, **kw)
 
     def deployed(self, succeeded=True, n=1, chosen=None, now=NOW, **kw):
@@ -276,7 +276,7 @@ def test_a_repository_without_tags_is_an_entry_with_its_reason(world, tmp_path):
     OciDirStore(empty.registry)
     (tmp_path / "s.yaml").write_text(f"services:\n  - name: empty\n    repo: {empty.name}\n")
     services = servicesfile.load(str(tmp_path / "s.yaml"))
-    plan = deploy.plan(store_for=world.stores, services=services, policy_for=lambda p: POLICY, now=NOW)
+    plan = deploy.plan(store_for=world.stores, services=services, policy_for=lambda p, repo=None: POLICY, now=NOW)
     assert plan.missing == ["empty"]
     assert plan.services[0].reasons[0].startswith(f"repository {empty.name} has no tags")
 
@@ -287,7 +287,7 @@ def test_a_service_with_nothing_in_the_channel_is_a_reasoned_gap_beside_the_othe
     text = (tmp_path / "services.yaml").read_text() + f"  - name: bad\n    repo: {repo.name}\n"
     (tmp_path / "s.yaml").write_text(text)
     services = servicesfile.load(str(tmp_path / "s.yaml"))
-    plan = deploy.plan(store_for=world.stores, services=services, policy_for=lambda p: POLICY, now=NOW)
+    plan = deploy.plan(store_for=world.stores, services=services, policy_for=lambda p, repo=None: POLICY, now=NOW)
     assert plan.missing == ["bad"]
     bad = by_name(plan)["bad"]
     assert bad.image is None and bad.reasons == [f"channel 'stable' of {repo.name} has no member"]
@@ -309,7 +309,7 @@ def test_plan_cost_does_not_grow_with_the_number_of_tags(tmp_path):
 
     def plan():
         stores.heads[repo.registry].clear()
-        return deploy.plan(store_for=stores, services=services, policy_for=lambda p: POLICY, now=NOW)
+        return deploy.plan(store_for=stores, services=services, policy_for=lambda p, repo=None: POLICY, now=NOW)
 
     picked = plan().services[0]
     assert picked.tag.startswith("1.59.0")

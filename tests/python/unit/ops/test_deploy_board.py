@@ -34,7 +34,7 @@ def setup(tmp_path):
 
 
 def collect(store_for, services, **kw):
-    return board.collect(store_for=store_for, services=services, policy_for=lambda p: POLICY, now=NOW, **kw)
+    return board.collect(store_for=store_for, services=services, policy_for=lambda p, repo=None: POLICY, now=NOW, **kw)
 
 
 def cells(result):
@@ -44,7 +44,7 @@ def cells(result):
 def test_cells_show_suites_rejection_channels_and_deployments(setup):
     tmp_path, store_for, services = setup
     chosen = deploy.chosen_from_plan(deploy.plan(store_for=store_for, services=services,
-                                                 policy_for=lambda p: POLICY, now=NOW))
+                                                 policy_for=lambda p, repo=None: POLICY, now=NOW))
     deploy.deployed(store_for=store_for, services=services, chosen=chosen, target="prod", succeeded=True, now=NOW,
                     by="https://jenkins.example.com/job/nightly/7/")
     result = collect(store_for, services)
