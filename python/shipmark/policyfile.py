@@ -45,9 +45,10 @@ def parse(data: bytes, source: str, base_dir: Optional[str]) -> Policy:
 
     def load_key(value: str):
         from . import keys
+        from .stores.cache import default_dir
         if base_dir is None and not value.lstrip().startswith("-----BEGIN"):
             raise InputError(f"{value!r}: a published policy holds its keys inline (PEM)")
-        return keys.public_key(value, base_dir or ".")[0]
+        return keys.public_key(value, base_dir or ".", cache_root=default_dir())[0]
 
     return Policy.from_dict(doc, source=source, load_key=load_key, digest=sha256(data))
 
