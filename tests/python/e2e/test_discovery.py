@@ -79,9 +79,13 @@ def test_a_record_another_tool_attached_gets_one_answer_warm_or_cold(case, tmp_p
     assert case.cli("mark", str(ref), "--suite", "unit", "--result", "passed").code == 0
     warm = _answers(case, ref)   # warms the cache
     assert warm == ("passed: unit", True, "passed: unit", True, True)
+    # The payload is the evidence (issue 9): an in-toto Statement naming the image, as any tool writes it.
+    statement = {"_type": mt.STATEMENT_V1, "predicateType": mt.PRED_TEST_RESULT,
+                 "subject": [{"name": "app", "digest": {"sha256": case.store.head_manifest(ref).digest[7:]}}],
+                 "predicate": {"result": "FAILED", "configuration": [{"name": "e2e", "uri": "https://ci.example/1"}]}}
     foreign = _oras_attach(case, ref, tmp_path, mt.RECORD_ARTIFACT, {
         mt.A_KIND: "test", mt.A_SUITE: "e2e", mt.A_RESULT: "failed",
-        mt.A_CREATED: "2026-11-29T00:00:00.000Z"})
+        mt.A_CREATED: "2026-11-29T00:00:00.000Z"}, body=json.dumps(statement).encode())
     # Not adopted yet: no command counts it, warm or cold, and status says why.
     assert _answers(case, ref) == warm
     case.cache("cache-cold")
