@@ -98,7 +98,7 @@ def test_a_plan_over_three_services_where_one_has_nothing_gives_two_images_and_a
         build(store, repos["worker"], 1)          # eligible, never promoted
         services = ServicesFile.from_dict({"target": "prod", "services": [
             {"name": n, "repo": r.name} for n, r in sorted(repos.items())]})
-        plan = deploy.plan(store_for=lambda ref: store, services=services, policy_for=lambda p: POLICY, now=NOW)
+        plan = deploy.plan(store_for=lambda ref: store, services=services, policy_for=lambda p, repo=None: POLICY, now=NOW)
         assert {p.service.name: p.tag for p in plan.services if p.image} == expected
         assert plan.missing == ["worker"]
         worker = plan.services[2].to_json()
