@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Set, Tuple
 from . import dsse
 from . import mediatype as mt
 from .policy import Policy
-from .record import KINDS, PREDICATE_TYPES, RESTORATION, SUMMARY_KEYS, TEST, Record, parse_time
+from .record import PREDICATE_TYPES, RESTORATION, SUMMARY_KEYS, TEST, Record, parse_time
 
 # Records dated later than this past the reader's clock are ignored: a clock cannot win by lying.
 FUTURE_SKEW = timedelta(minutes=10)
@@ -45,8 +45,7 @@ class Untrusted:
 def is_record(manifest: Mapping) -> bool:
     """A shipmark record by its own claim; other referrers (signatures, SBOMs) are no business
     of the fold and are neither counted nor reported."""
-    annotations = manifest.get("annotations") if isinstance(manifest.get("annotations"), Mapping) else {}
-    return manifest.get("artifactType") == mt.RECORD_ARTIFACT or annotations.get(mt.A_KIND) in KINDS
+    return manifest.get("artifactType") == mt.RECORD_ARTIFACT
 
 
 def check_record(digest: str, manifest: Mapping, layer_media_type: Optional[str], payload: bytes,

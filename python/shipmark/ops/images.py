@@ -13,7 +13,7 @@ from ..core import mediatype as mt
 from ..core import version
 from ..core.descriptor import Descriptor, sha256
 from ..core.policy import Policy
-from ..core.record import KINDS, NewRecord, Record, parse_time
+from ..core.record import NewRecord, Record, parse_time
 from ..core.ref import Ref
 from ..core.state import ImageState, fold
 from ..core.trust import Untrusted, check_record, is_record
@@ -71,7 +71,7 @@ def checked_records(store: Store, repo: Ref, subject_digest: str, found: Iterabl
     ignored: List[Untrusted] = []
     for desc in found:
         hint = desc.annotations or {}
-        if desc.artifact_type not in (mt.RECORD_ARTIFACT, mt.OCI_EMPTY) and hint.get(mt.A_KIND) not in KINDS:
+        if desc.artifact_type != mt.RECORD_ARTIFACT:
             continue   # a signature or SBOM: not a record, not our business
         record, why = _check(store, repo, subject_digest, desc, policy, now)
         if record is not None:

@@ -1,6 +1,5 @@
 """Signing keys, --no-policy and the published policy, through the command line."""
 
-import json
 
 import pytest
 

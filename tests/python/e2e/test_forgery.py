@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from shipmark.core.ref import parse
 from shipmark.ops.demo import push_sample_image
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
