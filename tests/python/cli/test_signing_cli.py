@@ -134,3 +134,16 @@ def test_plan_uses_each_services_published_policy_and_needs_one(cli, layout, tmp
     run = cli("plan")
     assert run.code == 2 and run.err.splitlines()[0] == f"shipmark: error: no policy for {other.name}: nothing " \
                                                         "says which images may enter a channel"
+
+
+def test_history_counts_signed_promotions_and_reports_the_others(cli, keypair, env, layout, tmp_path):
+    (tmp_path / "shipmark.yaml").write_text("signers: {ci: ci.pub}\ntrust: {promotion: [ci]}\n"
+                                            "channels:\n  testing: {}\n")
+    assert cli("promote", layout, "--to", "testing").code == 0   # unsigned: it happened, but does not count
+    history = cli("history", layout.repo.name, "--channel", "testing", "--json").json
+    assert history["entries"] == []
+    assert [u["why"] for u in history["untrusted"]] == ["unsigned; the policy trusts ci for promotion"]
+    env.setenv("SHIPMARK_SIGNING_KEY_PASSWORD", "s3cret")
+    assert cli("promote", layout, "--to", "testing", "--signing-key", keypair).code == 0
+    history = cli("history", layout.repo.name, "--channel", "testing", "--json").json
+    assert [e["tag"] for e in history["entries"]] == [layout.tag] and len(history["untrusted"]) == 1
