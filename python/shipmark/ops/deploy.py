@@ -69,6 +69,7 @@ class Planned:
         cur, img = self.current, self.image
         return {"name": self.service.name, "repo": self.service.repo.name, "channel": self.channel,
                 "image": img.pinned if img else None, "tag": self.tag, "digest": img.digest if img else None,
+                "untrusted": [u.to_json() for u in img.untrusted] if img else [],
                 "deployed": cur.image.pinned if cur else None, "change": self.change,
                 "deployed_tag": cur.tag if cur else None,
                 "deployed_at": cur.record.created if cur and cur.record else None,
@@ -183,7 +184,8 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
         if not reasons:
             picked = image
             break
-        skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": reasons})
+        skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": reasons,
+                        "untrusted": [u.to_json() for u in image.untrusted]})
     if picked is None:
         nothing = nothing_in_channel(service.repo, channel, rules.auto, skipped)
         running_now = current(scan.found, target, walked, running) if running else None

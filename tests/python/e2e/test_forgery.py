@@ -143,6 +143,8 @@ def test_hand_made_records_on_an_untested_image_change_no_answer(story, cli):
     assert all(u["trusted"] is False for u in untrusted.values())
     listed = cli("list", case.repo.name, "--json").json["images"]
     assert [len(i["untrusted"]) for i in listed] == [5, 0]
+    skipped = cli("plan", "--json").json["services"][0]["skipped"]
+    assert [(s["digest"], len(s["untrusted"])) for s in skipped] == [(subject["digest"], 5)]
 
 
 def test_a_restoration_from_the_future_does_not_undo_a_rejection(story, cli):
