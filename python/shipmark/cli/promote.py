@@ -57,8 +57,8 @@ def run(args, ctx) -> Output:
     copy_to = ctx.repo(args.copy_to) if args.copy_to else None
     if args.records_only and copy_to is None:
         raise InputError("--records-only goes with --copy-to", "add --copy-to REPO, or leave --records-only out")
+    signer = ctx.signer()   # first: a bad key stops the command before any request
     policy = ctx.policy(ref.repo, from_promotion=args.from_promotion)
-    signer = ctx.signer()
     result = channel.promote(signer=signer, store=ctx.store(ref), ref=ref, channel=args.channel, policy=policy,
                              now=ctx.now, by=ctx.by, dry_run=args.dry_run, force=args.force,
                              reason=args.reason, copy_to=copy_to,

@@ -24,7 +24,8 @@ def add(sub):
 def run(args, ctx) -> Output:
     from ..ops import channel  # lazily: --help stays fast
     repo = ctx.repo(args.repo)
-    policy, signer = ctx.policy(repo), ctx.signer()
+    signer = ctx.signer()   # first: a bad key stops the command before any request
+    policy = ctx.policy(repo)
     result = channel.rollback(store=ctx.store(repo), repo=repo, channel=args.channel, policy=policy, now=ctx.now,
                               by=ctx.by, reason=args.reason, signer=signer)
     lines = [f"rolled {args.channel} back to {result.to_image.pinned} ({result.to_image.tags[0]})"]

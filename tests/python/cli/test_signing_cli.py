@@ -147,3 +147,11 @@ def test_history_counts_signed_promotions_and_reports_the_others(cli, keypair, e
     assert cli("promote", layout, "--to", "testing", "--signing-key", keypair).code == 0
     history = cli("history", layout.repo.name, "--channel", "testing", "--json").json
     assert [e["tag"] for e in history["entries"]] == [layout.tag] and len(history["untrusted"]) == 1
+
+
+def test_a_bad_signing_key_is_reported_before_the_policy_is_looked_up(cli, layout, tmp_path):
+    (tmp_path / "shipmark.yaml").unlink()
+    for args in (("promote", layout, "--to", "testing"), ("rollback", layout.repo.name, "--channel", "testing",
+                                                          "--reason", "x")):
+        run = cli(*args, "--signing-key", "missing.key")
+        assert run.code == 2 and run.err.splitlines()[0] == "shipmark: error: signing key missing.key does not exist"
