@@ -14,7 +14,7 @@ from ..errors import InputError, NotFoundError, NothingEligibleError, PolicyErro
 from ..stores.base import Store
 from ..stores.discovery import Discovery
 from .copy import copy_image
-from .images import Image, Scan, attach, load
+from .images import Image, Scan, attach, ignored, load
 from .inspect import version_tags_of
 from .notes import Notes
 
@@ -155,9 +155,8 @@ def pick(*, store: Store, repo: Ref, channel: str, policy: Policy, now: datetime
                 return pick(store=store, repo=repo, channel=channel, policy=policy, now=now, progress=progress,
                             found=scan.found)
             return Pick(repo, channel, image, skipped)
-        skipped.append({"tag": image.tags[0], "digest": image.digest,
-                        "reasons": notes.explain(image, decision.reasons),
-                        "untrusted": [u.to_json() for u in image.untrusted]})
+        skipped.append(dict({"tag": image.tags[0], "digest": image.digest,
+                             "reasons": notes.explain(image, decision.reasons)}, **ignored(image)))
     if not scan.version_tags:
         raise NothingEligibleError(f"{repo.name} has no version tags",
                                    "push images tagged like 1.4.2-b12.20261128.abc1234 (see `shipmark tag`)")

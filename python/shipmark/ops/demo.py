@@ -114,6 +114,10 @@ def run(directory: str, now: datetime) -> Demo:
     signer = keys.generate("ecdsa")
     with open(os.path.join(directory, "keys", "ci.pub"), "wb") as fh:
         fh.write(signer.public.pem())
+    # Unencrypted on purpose: a throw-away key, kept so that "try it yourself" can sign too.
+    fd = os.open(os.path.join(directory, "keys", "ci.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(signer.pem())
     policy_file = os.path.join(directory, "shipmark.yaml")
     with open(policy_file, "w", encoding="utf-8") as fh:
         fh.write(POLICY_YAML)

@@ -24,7 +24,7 @@ from ..stores.base import Store
 from .. import render as rendering
 from ..stores.discovery import Discovery
 from .channel import nothing_in_channel
-from .images import Image, Scan, attach, checked_records, load, statement
+from .images import Image, Scan, attach, checked_records, ignored, load, statement
 from .notes import Notes
 
 NEW, NONE, UPGRADE, DOWNGRADE = "new", "none", "upgrade", "downgrade"
@@ -185,7 +185,7 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
             picked = image
             break
         skipped.append({"tag": image.tags[0], "digest": image.digest, "reasons": reasons,
-                        "untrusted": [u.to_json() for u in image.untrusted]})
+                        **ignored(image)})
     if picked is None:
         nothing = nothing_in_channel(service.repo, channel, rules.auto, skipped)
         running_now = current(scan.found, target, walked, running) if running else None

@@ -245,6 +245,12 @@ def statement(store: Store, repo: Ref, record_digest: str) -> dict:
     return doc
 
 
+def ignored(image: Image) -> dict:
+    """`{"untrusted": [...]}`: the records of an image that do not count, for listings of
+    skipped images."""
+    return {"untrusted": [u.to_json() for u in image.untrusted]}
+
+
 def newest_first(records: Iterable[Record]) -> List[Record]:
     return sorted(records, key=lambda r: r.order, reverse=True)
 

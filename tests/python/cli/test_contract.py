@@ -46,7 +46,10 @@ def parser_commands():
             for name, child in sub.choices.items():
                 walk(child, f"{path} {name}".strip())
     walk(build_parser(every_command=True), "")
-    return {name: flags for name, flags in out.items() if name != "jenkins"}   # a group, not a command
+    return {name: flags for name, flags in out.items() if name not in GROUPS}   # groups, not commands
+
+
+GROUPS = ("jenkins", "policy")   # commands with subcommands: `jenkins sync`, `policy publish`
 
 
 def documented():
@@ -56,7 +59,7 @@ def documented():
     for row in _table(text, "command"):
         for usage in _code(row[0]):
             words = usage.split()
-            name = " ".join(words[:2]) if words[0] == "jenkins" else words[0]
+            name = " ".join(words[:2]) if words[0] in GROUPS else words[0]
             commands[name] = (set(FLAG.findall(usage)), row[2])
     everyone = set(commands)
     for flags_cell, who in _table(text, "flags"):
@@ -143,7 +146,7 @@ def printed(tmp_path_factory):
         run("record", image, "--git-commit", "abc1234", "--git-branch", "master")
         run("mark", image, "--suite", "unit", "--result", "passed")
         run("reject", image, "--reason", "contract")
-        run("restore", image, "--reason", "contract")
+        run("restore", image, "--reason", "contract", "--signing-key", work / "demo" / "keys" / "ci.key")
         run("status", image, "--policy", policy)
         run("promote", image, "--to", "testing", "--policy", policy)
         run("pick", api, "--channel", "stable", "--policy", policy)

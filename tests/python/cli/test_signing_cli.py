@@ -38,7 +38,7 @@ def test_a_bad_signing_key_is_exit_2_with_one_line_and_nothing_written(cli, env,
     setup(env, tmp_path)
     before = tags_of(layout)
     for args in (("mark", layout, "--suite", "unit", "--result", "passed"), ("reject", layout, "--reason", "x"),
-                 ("record", layout), ("promote", layout, "--to", "testing")):
+                 ("record", layout, "--allow-empty"), ("promote", layout, "--to", "testing")):
         run = cli(*args, "--signing-key", keypair)
         assert run.code == 2, run.err
         first = run.err.splitlines()[0]
@@ -124,11 +124,13 @@ def test_policy_with_an_unreadable_signer_key_names_the_path(cli, layout, tmp_pa
 def test_plan_uses_each_services_published_policy_and_needs_one(cli, layout, tmp_path):
     (tmp_path / "services.yaml").write_text(f"services:\n  - {{name: app, repo: {layout.repo.name}}}\n"
                                             "channel: testing\n")
-    assert cli("policy", "publish", layout.repo.name, "shipmark.yaml").code == 0
+    published = cli("policy", "publish", layout.repo.name, "shipmark.yaml", "--json").json["policy"]
     (tmp_path / "shipmark.yaml").unlink()
-    refused = cli("plan", "--json")
-    assert refused.code == 3 and "required suite 'unit' has no result" in refused.out
-    assert cli("plan", "--no-policy").code == 0
+    assert cli("plan", "--json").code == 0   # the published policy applies
+    assert cli("mark", layout, "--suite", "unit", "--result", "passed").code == 0
+    promoted = cli("promote", layout, "--to", "testing", "--json")
+    assert promoted.code == 0 and promoted.json["record"]["policy"] == published
+    assert cli("plan", "--json").json["services"][0]["digest"] == promoted.json["digest"]
     other = parse(f"ocidir://{tmp_path}/other")
     (tmp_path / "services.yaml").write_text(f"services:\n  - {{name: o, repo: {other.name}}}\n")
     run = cli("plan")

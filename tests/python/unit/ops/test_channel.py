@@ -127,7 +127,8 @@ def test_an_eligible_image_that_nobody_promoted_is_not_picked(store, build):
     assert picked.image.tags == [old.tag]
     assert picked.skipped == [{"tag": newer.tag, "digest": store.head_manifest(newer).digest,
                                "reasons": ["never promoted to 'stable'",
-                                           "the policy admits it: shipmark promote IMAGE --to stable"]}]
+                                           "the policy admits it: shipmark promote IMAGE --to stable"],
+                               "untrusted": []}]
 
 
 def test_a_forced_promotion_is_a_member_and_promoting_it_again_says_already(store, build):
