@@ -98,7 +98,7 @@ def story(registry_store, cli, tmp_path):
     good, untested = (repo.with_tag(f"1.{n}.0-b{n}.20261101.abc000{n}") for n in (1, 2))
     for n, ref in ((1, good), (2, untested)):
         push_sample_image(registry_store.store, ref, "app", datetime(2026, 11, n, tzinfo=timezone.utc))
-    for args in (("record", good, "--git-branch", "master", "--signing-key", "ci.key"),
+    for args in (("record", good, "--git-commit", "a" * 40, "--git-branch", "master", "--signing-key", "ci.key"),
                  ("mark", good, "--suite", "unit", "--result", "passed", "--signing-key", "ci.key"),
                  ("promote", good, "--to", "testing", "--signing-key", "ci.key"),
                  ("mark", good, "--suite", "acceptance", "--result", "passed", "--signing-key", "qa.key"),
@@ -225,4 +225,4 @@ def test_old_unsigned_records_still_read(registry_store, cli, tmp_path):
     (tmp_path / "shipmark.yaml").write_text("channels:\n  testing: {require: [unit]}\n")
     status = cli("status", str(ref), "--json").json
     assert status["state"]["suites"] == {"unit": "passed"} and status["untrusted"] == []
-    assert cli("pick", registry_store.repo.name, "--channel", "testing").code == 0
+    assert cli("promote", str(ref), "--to", "testing").code == 0   # the old record makes it eligible
