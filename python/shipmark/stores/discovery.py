@@ -47,7 +47,7 @@ log = logging.getLogger("shipmark.discovery")
 _RECORD_TAG_RE = re.compile(r"sha256-([a-f0-9]{32})\.([a-f0-9]{64})")
 _INTERNAL_TAG_RE = re.compile(r"sha256-[a-f0-9]{32}")
 SMALL_BLOB = 64 * 1024   # record payloads: upload without asking first (they are new)
-PUBLISH_ROUNDS = 3       # index rewrites per write while other writers keep adding records
+PUBLISH_ROUNDS = 10      # index rewrites per write while other writers keep adding records
 CHECK_LIMIT = 64         # index entries one write checks beyond its own records
 
 
@@ -291,7 +291,7 @@ class Discovery:
         """Make the `sha256-<hex>` index list every referrer of the subject that exists: the
         records of its set, records adopted from the index, and other tools' referrers that
         still exist and name this subject (`also`: referrers just copied here). Checks the tag
-        list again after writing and repeats (a few rounds) while concurrent writers are adding
+        list again after writing and repeats (up to 10 rounds) while concurrent writers are adding
         records."""
         repair = Repair(subject_digest)
         for _ in range(PUBLISH_ROUNDS):

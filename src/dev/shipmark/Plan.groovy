@@ -29,7 +29,7 @@ class Plan {
     /** "worker: channel 'stable' of ... has no member" for each service without an image. */
     @NonCPS
     static List<String> gaps(Map plan) {
-        return services(plan).findAll { !it.image }.collect { Map service ->
+        return services(plan).findAll { Map service -> !service.image }.collect { Map service ->
             List reasons = service.reasons instanceof Collection ? service.reasons as List : []
             (reasons ? "${service.name}: ${reasons.join('; ')}" : service.name.toString()).toString()
         }
