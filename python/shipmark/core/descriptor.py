@@ -3,9 +3,10 @@
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 from ..errors import InputError
+from . import mediatype as mt
 
 
 def sha256(data: bytes) -> str:
@@ -75,3 +76,24 @@ class Manifest:
 def canonical_json(obj) -> bytes:
     """Stable bytes for content we create: sorted keys, no spaces."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def artifact_manifest(artifact_type: str, layer: bytes, layer_type: str, title: str,
+                      annotations: Mapping[str, str],
+                      subject: Optional[Descriptor] = None) -> Tuple[Manifest, Dict[str, bytes]]:
+    """An OCI 1.1 artifact (records, the published policy): the empty config, one layer whose
+    title is the file `oras pull` writes, and an optional subject. Returns the manifest and
+    the blobs to push before it."""
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": mt.OCI_EMPTY, "digest": mt.EMPTY_DIGEST, "size": len(mt.EMPTY_JSON)},
+        "layers": [{"mediaType": layer_type, "digest": sha256(layer), "size": len(layer),
+                    "annotations": {mt.A_TITLE: title}}],
+    }
+    if subject is not None:
+        manifest["subject"] = {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size}
+    manifest["annotations"] = dict(annotations)
+    return (Manifest(mt.OCI_MANIFEST, canonical_json(manifest)),
+            {mt.EMPTY_DIGEST: mt.EMPTY_JSON, sha256(layer): layer})

@@ -16,7 +16,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from ..errors import InputError
 from . import dsse
 from . import mediatype as mt
-from .descriptor import Descriptor, Manifest, canonical_json, sha256
+from .descriptor import Descriptor, Manifest, artifact_manifest, canonical_json
 
 PROVENANCE, TEST, PROMOTION, REJECTION, RESTORATION, DEPLOYMENT = (
     "provenance", "test", "promotion", "rejection", "restoration", "deployment")
@@ -165,18 +165,10 @@ def build(kind: str, subject: Descriptor, subject_name: str, predicate: Mapping,
     layer_type = mt.IN_TOTO
     if signer is not None:
         payload, layer_type = dsse.sign(mt.IN_TOTO, payload, [signer]).to_bytes(), mt.DSSE_ENVELOPE
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "artifactType": mt.RECORD_ARTIFACT,
-        "config": {"mediaType": mt.OCI_EMPTY, "digest": mt.EMPTY_DIGEST, "size": len(mt.EMPTY_JSON)},
-        "layers": [{"mediaType": layer_type, "digest": sha256(payload), "size": len(payload),
-                    "annotations": {mt.A_TITLE: PAYLOAD_FILE if signer is None else SIGNED_PAYLOAD_FILE}}],
-        "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
-        "annotations": annotations,
-    }
-    return NewRecord(Manifest(mt.OCI_MANIFEST, canonical_json(manifest)),
-                     {mt.EMPTY_DIGEST: mt.EMPTY_JSON, sha256(payload): payload}, statement)
+    manifest, blobs = artifact_manifest(mt.RECORD_ARTIFACT, payload, layer_type,
+                                        PAYLOAD_FILE if signer is None else SIGNED_PAYLOAD_FILE,
+                                        annotations, subject)
+    return NewRecord(manifest, blobs, statement)
 
 
 def test_predicate(suite: str, result: str, url: Optional[str], passed: List[str], failed: List[str],

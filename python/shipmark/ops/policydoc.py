@@ -14,7 +14,7 @@ from typing import Optional
 from .. import policyfile
 from ..core import dsse
 from ..core import mediatype as mt
-from ..core.descriptor import Manifest, canonical_json, sha256
+from ..core.descriptor import artifact_manifest
 from ..core.policy import Policy
 from ..core.record import format_time
 from ..core.ref import Ref
@@ -47,19 +47,11 @@ def publish(*, store: Store, repo: Ref, data: bytes, source: str, base_dir: str,
     layer, layer_type = body, mt.POLICY_ARTIFACT
     if signer is not None:
         layer, layer_type = dsse.sign(mt.POLICY_ARTIFACT, body, [signer]).to_bytes(), mt.DSSE_ENVELOPE
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "artifactType": mt.POLICY_ARTIFACT,
-        "config": {"mediaType": mt.OCI_EMPTY, "digest": mt.EMPTY_DIGEST, "size": len(mt.EMPTY_JSON)},
-        "layers": [{"mediaType": layer_type, "digest": sha256(layer), "size": len(layer),
-                    "annotations": {"org.opencontainers.image.title": "shipmark.yaml"}}],
-        "annotations": {mt.A_CREATED: format_time(now), mt.A_POLICY: policy.digest},
-    }
-    for digest, blob in ((mt.EMPTY_DIGEST, mt.EMPTY_JSON), (sha256(layer), layer)):
+    doc, blobs = artifact_manifest(mt.POLICY_ARTIFACT, layer, layer_type, "shipmark.yaml",
+                                   {mt.A_CREATED: format_time(now), mt.A_POLICY: policy.digest})
+    for digest, blob in blobs.items():
         if not store.blob_exists(repo, digest):
             store.put_blob(repo, blob, digest)
-    doc = Manifest(mt.OCI_MANIFEST, canonical_json(manifest))
     store.put_manifest(repo.with_tag(mt.POLICY_TAG), doc)
     return Published(repo, policy, body.decode("utf-8"), doc.digest, signer.keyid if signer else None)
 
