@@ -223,11 +223,13 @@ class Discovery:
         except ShipmarkError as exc:
             log.warning("record %s in %s is not a manifest: %s", digest, self.repo.name, exc.message)
             return None
-        known = (desc, subject if isinstance(subject, str) else "")
-        self._records[digest] = known
+        return self._remember(digest, desc, subject if isinstance(subject, str) else "")
+
+    def _remember(self, digest: str, desc: Descriptor, subject: str) -> tuple:
+        self._records[digest] = (desc, subject)
         if self._cache is not None:
-            self._cache.put_record(digest, *known)
-        return known
+            self._cache.put_record(digest, desc, subject)
+        return desc, subject
 
     # -- writing records ----------------------------------------------------------------------
 
@@ -237,29 +239,18 @@ class Discovery:
         tools (callers attaching many at once publish once, at the end). Idempotent: a rerun
         with the same bytes converges."""
         had_records = bool(self._known_tags()) and any(self._by_subject.values())
-        for digest, data in blobs.items():
-            if digest == mt.EMPTY_DIGEST and had_records:
-                continue   # every record here shares the empty config: it is present
-            if len(data) > SMALL_BLOB or digest == mt.EMPTY_DIGEST:
-                if self.store.blob_exists(self.repo, digest):
-                    continue
-            self.store.put_blob(self.repo, data, digest)
+        self._push_blobs(blobs, skip_empty=had_records)
         own = record_tag(subject.digest, manifest.digest)
         try:
             self.store.put_manifest(self.repo.with_tag(own), manifest)
         except RegistryError:
             # Registry 2.8 can refuse a manifest (400 DIGEST_INVALID) while other writers are
             # uploading the same blob; the PUT is idempotent: check the blobs and try once more.
-            for digest, data in blobs.items():
-                if not self.store.blob_exists(self.repo, digest):
-                    self.store.put_blob(self.repo, data, digest)
+            self._push_blobs(blobs, ask_first=True)
             self.store.put_manifest(self.repo.with_tag(own), manifest)
         with self._lock:
             self._add(own)
-        desc = manifest.descriptor()
-        self._records[manifest.digest] = (desc, subject.digest)
-        if self._cache is not None:
-            self._cache.put_record(manifest.digest, desc, subject.digest)
+        desc, _ = self._remember(manifest.digest, manifest.descriptor(), subject.digest)
         if publish and not self.lists_referrers_itself(subject.digest):
             try:
                 self.publish(subject.digest)
@@ -267,6 +258,17 @@ class Discovery:
                 log.warning("could not update the referrers index of %s@%s: %s", self.repo.name,
                             subject.digest, exc.message)
         return desc
+
+    def _push_blobs(self, blobs: Dict[str, bytes], skip_empty: bool = False, ask_first: bool = False) -> None:
+        """Upload a record's blobs. The empty config is shared by every record of the repository
+        (`skip_empty` once one exists); a small payload is new, so it is uploaded without asking."""
+        for digest, data in blobs.items():
+            if digest == mt.EMPTY_DIGEST and skip_empty:
+                continue
+            if (ask_first or len(data) > SMALL_BLOB or digest == mt.EMPTY_DIGEST) \
+                    and self.store.blob_exists(self.repo, digest):
+                continue
+            self.store.put_blob(self.repo, data, digest)
 
     def lists_referrers_itself(self, subject_digest: str) -> bool:
         """Does the registry keep the referrers listing (OCI referrers API)? Asked once per
