@@ -25,7 +25,7 @@ from .dsse import Verifier
 from .record import KINDS, REJECTION, TEST, check_name
 from .state import ImageState
 
-_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_DURATION_RE = re.compile(r"^(\d+)([smhdw])\Z")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _CHANNEL_KEYS = {"require", "block_on", "after", "min_age", "branches", "auto"}
 _TOP_KEYS = ("channels", "signers", "trust")

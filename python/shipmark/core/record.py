@@ -34,7 +34,7 @@ PREDICATE_TYPES = {
 # Summary keys, in the manifest's annotations and in the Statement's subject annotations.
 SUMMARY_KEYS = (mt.A_CREATED, mt.A_KIND, mt.A_BY, mt.A_SUITE, mt.A_RESULT, mt.A_CHANNEL, mt.A_TARGET,
                 mt.A_BRANCH, mt.A_PREVIOUS, mt.A_POLICY)
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}\Z")
 MAX_TEXT = 4000
 PAYLOAD_FILE = "statement.intoto.json"   # the layer's title: what `oras pull` writes
 SIGNED_PAYLOAD_FILE = "statement.dsse.json"

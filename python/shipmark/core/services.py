@@ -26,7 +26,7 @@ from .ref import Ref
 
 DEFAULT_CHANNEL = "stable"
 # Service and target names end up in tags (`deployed.<target>`), file names and env variable names.
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 _TOP_KEYS = ("target", "channel", "policy", "vars", "services")
 _SERVICE_KEYS = ("name", "repo", "channel", "policy", "vars")
 DEPLOYED_TAG_PREFIX = "deployed."

@@ -16,10 +16,10 @@ from ..errors import InputError
 from . import mediatype as mt
 from .ref import check_tag
 
-_VERSION_RE = re.compile(r"^v?(\d+(?:\.\d+){0,3})(?:-([0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*))?$")
+_VERSION_RE = re.compile(r"^v?(\d+(?:\.\d+){0,3})(?:-([0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*))?\Z")
 _TAG_RE = re.compile(
     r"^v?(?P<nums>\d+(?:\.\d+){0,3})(?:-(?P<pre>[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*))??"
-    r"(?:-b(?P<build>\d{1,9})(?:\.(?P<date>\d{8}))?(?:\.(?P<sha>[0-9a-f]{4,40}))?)?$"
+    r"(?:-b(?P<build>\d{1,9})(?:\.(?P<date>\d{8}))?(?:\.(?P<sha>[0-9a-f]{4,40}))?)?\Z"
 )
 
 

@@ -57,3 +57,20 @@ class ReferrersAPI(Protocol):
     def referrers(self, repo: Ref, subject_digest: str) -> ReferrersAnswer:
         """Ask the native referrers endpoint (all pages). Errors that say nothing about the
         API (auth, overload) raise; an unknown subject or repository is an empty answer."""
+
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much shipmark reads from a store, and for how long, before it gives up with a clear
+    error. The CLI fills it from settings (flags, SHIPMARK_* variables); stores enforce it."""
+
+    deadline: float = 120.0          # seconds for the whole command (--timeout, SHIPMARK_TIMEOUT)
+    connect_timeout: float = 10.0    # seconds to open one connection
+    read_timeout: float = 30.0       # seconds of silence on one connection
+    manifest_bytes: int = 4 * MiB    # distribution's own limit for a manifest
+    payload_bytes: int = 1 * MiB     # a record's statement (its one layer)
+    tags: int = 100_000              # tags listed in one repository
+    tag_pages: int = 1_000           # pages of one tag listing

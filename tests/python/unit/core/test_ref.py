@@ -45,3 +45,14 @@ def test_pinned_reference_prefers_digest():
     r = ref.parse("reg.io/app:1.0@" + DIGEST)
     assert r.reference == DIGEST
     assert r.repo.name == "reg.io/app"
+
+
+@pytest.mark.parametrize("check,value", [
+    (ref.check_digest, "sha256:" + "a" * 64 + "\n"),
+    (ref.check_tag, "1.0.0\n"),
+])
+def test_a_trailing_newline_is_not_part_of_a_valid_value(check, value):
+    # `$` matches before a final newline; a value read from a registry must match whole.
+    with pytest.raises(InputError):
+        check(value)
+    check(value.rstrip("\n"))
