@@ -12,12 +12,14 @@ A record counts when
 Everything else is reported with the reason, never counted.
 """
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional, Set, Tuple
 
 from . import dsse
+from .dsse import Verifier
 from . import mediatype as mt
 from .policy import Policy
 from .record import PREDICATE_TYPES, RESTORATION, SUMMARY_KEYS, TEST, Record, parse_time
@@ -52,67 +54,124 @@ def check_record(digest: str, manifest: Mapping, layer_media_type: Optional[str]
                  subject_digest: str, policy: Optional[Policy], now: datetime
                  ) -> Tuple[Optional[Record], Optional[str]]:
     """(record, None) when it counts, (None, why) when it does not."""
+    signers = policy.signers if policy is not None else {}
+    return admit(read_record(digest, manifest, layer_media_type, payload, subject_digest, signers),
+                 policy, now)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a record's bytes say, checked against each other, the image and the given keys.
+    It depends on nothing else (not the clock, not whom the policy trusts for what), so it can
+    be kept by (record digest, subject digest, keys) and the bytes need not be read again."""
+
+    record: Optional[Record]
+    why: Optional[str] = None
+    signatures: int = 0
+    signed_summary: bool = False
+
+    def to_json(self) -> dict:
+        out: dict = {"signatures": self.signatures, "signed_summary": self.signed_summary}
+        if self.record is not None:
+            out["record"] = {k: list(v) if isinstance(v, tuple) else v
+                             for k, v in dataclasses.asdict(self.record).items()}
+        if self.why is not None:
+            out["why"] = self.why
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "Reading":
+        """Raises (KeyError, TypeError, ValueError) on anything that was not written by to_json."""
+        raw = data.get("record")
+        record = None
+        if raw is not None:
+            record = Record(**{k: tuple(v) if k in ("restores", "signers") else v for k, v in raw.items()})
+        why = data.get("why")
+        if (record is None) == (why is None) or not isinstance(data["signatures"], int):
+            raise ValueError("a reading has a record or a reason")
+        return cls(record, why, data["signatures"], bool(data["signed_summary"]))
+
+
+def keys_id(signers: Mapping[str, Verifier]) -> str:
+    """Which keys a Reading was made with: signer names and key ids."""
+    return ",".join(f"{name}={key.keyid}" for name, key in sorted(signers.items()))
+
+
+def read_record(digest: str, manifest: Mapping, layer_media_type: Optional[str], payload: bytes,
+                subject_digest: str, signers: Mapping[str, Verifier]) -> Reading:
     annotations = manifest.get("annotations")
     if not isinstance(annotations, Mapping):
-        return None, "record manifest has no annotations"
+        return Reading(None, "record manifest has no annotations")
     subject = manifest.get("subject") if isinstance(manifest.get("subject"), Mapping) else {}
     if subject.get("digest") != subject_digest:
-        return None, f"record manifest's subject is {subject.get('digest')}, not this image"
+        return Reading(None, f"record manifest's subject is {subject.get('digest')}, not this image")
     signed_by: Set[str] = set()
     signatures = 0
     if layer_media_type == mt.DSSE_ENVELOPE:
         try:
             envelope = dsse.parse(payload)
         except ValueError as exc:
-            return None, str(exc)
+            return Reading(None, str(exc))
         if envelope.payload_type != mt.IN_TOTO:
-            return None, f"envelope payloadType is {envelope.payload_type!r}, not {mt.IN_TOTO}"
+            return Reading(None, f"envelope payloadType is {envelope.payload_type!r}, not {mt.IN_TOTO}")
         signatures = len(envelope.signatures)
-        if policy is not None and policy.signers:
-            signed_by = envelope.signed_by(policy.signers)
+        if signers:
+            signed_by = envelope.signed_by(signers)
         payload = envelope.payload
     elif layer_media_type != mt.IN_TOTO:
-        return None, f"payload media type {layer_media_type!r} is neither {mt.IN_TOTO} nor {mt.DSSE_ENVELOPE}"
+        return Reading(None, f"payload media type {layer_media_type!r} is neither {mt.IN_TOTO} "
+                             f"nor {mt.DSSE_ENVELOPE}")
     statement = _json(payload)
     if not isinstance(statement, dict) or statement.get("_type") != mt.STATEMENT_V1:
-        return None, "payload is not an in-toto Statement v1"
+        return Reading(None, "payload is not an in-toto Statement v1")
     entry = _subject_entry(statement.get("subject"), subject_digest)
     if entry is None:
-        return None, "the Statement does not name this image as its subject"
+        return Reading(None, "the Statement does not name this image as its subject")
     kind = _KIND_OF.get(statement.get("predicateType"))
     if kind is None:
-        return None, f"unknown predicateType {statement.get('predicateType')!r}"
+        return Reading(None, f"unknown predicateType {statement.get('predicateType')!r}")
     if annotations.get(mt.A_KIND) != kind:
-        return None, f"annotation says kind {annotations.get(mt.A_KIND)!r}, the payload is a {kind}"
+        return Reading(None, f"annotation says kind {annotations.get(mt.A_KIND)!r}, the payload is a {kind}")
     predicate = statement.get("predicate") if isinstance(statement.get("predicate"), dict) else {}
     summary = entry.get("annotations")
     signed_summary = isinstance(summary, Mapping)
     if signed_summary:
         for key in SUMMARY_KEYS:
             if annotations.get(key) != summary.get(key):
-                return None, (f"annotation {key} says {annotations.get(key)!r}, "
-                              f"the payload says {summary.get(key)!r}")
+                return Reading(None, f"annotation {key} says {annotations.get(key)!r}, "
+                                     f"the payload says {summary.get(key)!r}")
     else:
         summary = annotations   # written before summaries were signed: check what the predicate says
     if kind == TEST:
         said = predicate.get("result")
         if not isinstance(said, str) or said.lower() != summary.get(mt.A_RESULT):
-            return None, f"annotation says result {summary.get(mt.A_RESULT)!r}, the payload says {said!r}"
+            return Reading(None, f"annotation says result {summary.get(mt.A_RESULT)!r}, "
+                                 f"the payload says {said!r}")
     created = parse_time(summary.get(mt.A_CREATED, ""))
     if created is None or created.tzinfo is None:
-        return None, "no valid created time"
-    if created > now + FUTURE_SKEW:
-        return None, (f"dated {summary.get(mt.A_CREATED)}, more than "
-                      f"{int(FUTURE_SKEW.total_seconds() // 60)} minutes after this reader's clock")
+        return Reading(None, "no valid created time")
     restores = ()
     if kind == RESTORATION:
         named = predicate.get("restores")
         restores = tuple(d for d in named if isinstance(d, str)) if isinstance(named, list) else ()
     record = Record.from_summary(digest, summary, restores, signed_by)
-    allowed = policy.trusted_for(kind, record.suite) if policy is not None else None
-    if allowed is not None and not signed_by & set(allowed):
-        return None, _untrusted_why(record, allowed, signed_by, signatures)
-    if allowed is not None and not signed_summary:
+    return Reading(record, None, signatures, signed_summary)
+
+
+def admit(reading: Reading, policy: Optional[Policy], now: datetime) -> Tuple[Optional[Record], Optional[str]]:
+    """Whether a record that reads well counts for this reader: not dated in its future, and
+    signed by a key the policy trusts for its kind when the policy names signers."""
+    record = reading.record
+    if record is None:
+        return None, reading.why
+    created = parse_time(record.created)
+    if created is None or created > now + FUTURE_SKEW:
+        return None, (f"dated {record.created}, more than "
+                      f"{int(FUTURE_SKEW.total_seconds() // 60)} minutes after this reader's clock")
+    allowed = policy.trusted_for(record.kind, record.suite) if policy is not None else None
+    if allowed is not None and not set(record.signers) & set(allowed):
+        return None, _untrusted_why(record, allowed, set(record.signers), reading.signatures)
+    if allowed is not None and not reading.signed_summary:
         return None, "the signed Statement carries no summary (written by an older shipmark): its date is unsigned"
     return record, None
 

@@ -124,7 +124,7 @@ def current(found: Discovery, target: str, known: Optional[Dict[str, Image]] = N
         return None
     image = (known or {}).get(desc.digest)
     if image is None:
-        records, untrusted = checked_records(found.store, found.repo, desc.digest, found.records(desc.digest))
+        records, untrusted = checked_records(found, desc.digest)
         image = Image(found.repo, desc, records, found=found, untrusted=untrusted)
     record = _successful_deployment(image, target)
     tag = image.tags[0] if image.tags else _recorded_tag(found.store, found.repo, record)

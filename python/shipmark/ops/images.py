@@ -7,7 +7,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ..core import mediatype as mt
 from ..core import version
@@ -16,7 +16,8 @@ from ..core.policy import Policy
 from ..core.record import NewRecord, Record, parse_time
 from ..core.ref import Ref
 from ..core.state import ImageState, fold
-from ..core.trust import Untrusted, check_record, is_record
+from ..core.dsse import Verifier
+from ..core.trust import Reading, Untrusted, admit, is_record, keys_id, read_record
 from ..errors import InputError, NotFoundError
 from ..stores.base import Store
 from ..stores.discovery import Discovery, is_internal_tag
@@ -60,20 +61,29 @@ class Image:
 MAX_PAYLOAD = 1 << 20
 
 
-def checked_records(store: Store, repo: Ref, subject_digest: str, found: Iterable[Descriptor],
-                    policy: Optional[Policy] = None, now: Optional[datetime] = None
-                    ) -> Tuple[List[Record], List[Untrusted]]:
-    """The one place where found records become evidence: each record discovery found is read
-    (manifest and payload, both content-addressed and cached) and checked by core.trust.
-    Returns the records that count and the ones that do not, with the reason."""
+def checked_records(found: Discovery, subject_digest: str, policy: Optional[Policy] = None,
+                    now: Optional[datetime] = None) -> Tuple[List[Record], List[Untrusted]]:
+    """The one place where found records become evidence: each record discovery found for the
+    image is read (manifest and payload) and checked by core.trust, or its reading is taken from
+    what discovery remembers for these keys. Returns the records that count and the ones that
+    do not, with the reason."""
     now = now or datetime.now(timezone.utc)
+    signers = policy.signers if policy is not None else {}
+    read_with = f"{subject_digest} {keys_id(signers)}"
     counted: List[Record] = []
     ignored: List[Untrusted] = []
-    for desc in found:
+    for desc in found.records(subject_digest):
         hint = desc.annotations or {}
         if desc.artifact_type != mt.RECORD_ARTIFACT:
             continue   # a signature or SBOM: not a record, not our business
-        record, why = _check(store, repo, subject_digest, desc, policy, now)
+        reading = _kept_reading(found, desc.digest, read_with)
+        if reading is None:
+            reading, lasting = _read(found.store, found.repo, subject_digest, desc, signers)
+            if reading is None:
+                continue
+            if lasting:
+                found.keep_reading(desc.digest, read_with, reading.to_json())
+        record, why = admit(reading, policy, now)
         if record is not None:
             counted.append(record)
         elif why is not None:
@@ -81,28 +91,40 @@ def checked_records(store: Store, repo: Ref, subject_digest: str, found: Iterabl
     return counted, ignored
 
 
-def _check(store: Store, repo: Ref, subject_digest: str, desc: Descriptor, policy: Optional[Policy],
-           now: datetime) -> Tuple[Optional[Record], Optional[str]]:
+def _kept_reading(found: Discovery, record_digest: str, read_with: str) -> Optional[Reading]:
+    kept = found.reading(record_digest, read_with)
+    if kept is None:
+        return None
+    try:
+        return Reading.from_json(kept)
+    except (KeyError, TypeError, ValueError):
+        return None   # damaged: read the record again
+
+
+def _read(store: Store, repo: Ref, subject_digest: str, desc: Descriptor,
+          signers: Mapping[str, Verifier]) -> Tuple[Optional[Reading], bool]:
+    """The record's reading (None for a referrer that is not a shipmark record), and whether it
+    lasts: what the bytes say does; "not found" does not (the bytes may come back)."""
     try:
         manifest = store.get_manifest(repo.with_digest(desc.digest)).data
     except NotFoundError:
-        return None, "record manifest not found (listed, but deleted)"
+        return Reading(None, "record manifest not found (listed, but deleted)"), False
     except InputError:
-        return None, "record manifest is not valid JSON"
+        return Reading(None, "record manifest is not valid JSON"), True
     if not isinstance(manifest, dict) or not is_record(manifest):
-        return None, None
+        return None, False
     layers = manifest.get("layers")
     if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
-        return None, "a record has exactly one layer"
+        return Reading(None, "a record has exactly one layer"), True
     layer = layers[0]
     digest, size = layer.get("digest"), layer.get("size")
     if not isinstance(digest, str) or not isinstance(size, int) or size > MAX_PAYLOAD:
-        return None, "record layer descriptor is malformed or too large"
+        return Reading(None, "record layer descriptor is malformed or too large"), True
     try:
         payload = _payload(store, repo, digest)
     except NotFoundError:
-        return None, f"record payload {digest} not found"
-    return check_record(desc.digest, manifest, layer.get("mediaType"), payload, subject_digest, policy, now)
+        return Reading(None, f"record payload {digest} not found"), False
+    return read_record(desc.digest, manifest, layer.get("mediaType"), payload, subject_digest, signers), True
 
 
 def _payload(store: Store, repo: Ref, digest: str) -> bytes:
@@ -129,7 +151,7 @@ def load(store: Store, ref: Ref, found: Optional[Discovery] = None, policy: Opti
     """One image by tag or digest, with its records (those that count; `untrusted` the rest)."""
     found = found or Discovery(store, ref.repo)
     desc = store.head_manifest(ref)
-    records, untrusted = checked_records(store, ref.repo, desc.digest, found.records(desc.digest), policy, now)
+    records, untrusted = checked_records(found, desc.digest, policy, now)
     return Image(ref.repo, desc, records, [ref.tag] if ref.tag else [], found, untrusted)
 
 
@@ -198,8 +220,7 @@ class Scan:
                 batch = min(batch * 2, 64)
 
     def _records(self, desc: Descriptor) -> Tuple[List[Record], List[Untrusted]]:
-        return checked_records(self.store, self.repo, desc.digest, self.found.records(desc.digest),
-                               self.policy, self.now)
+        return checked_records(self.found, desc.digest, self.policy, self.now)
 
     def load(self, ref: Ref) -> Image:
         """One image of this repository by tag or digest, reading what the scan has read."""

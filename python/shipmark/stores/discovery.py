@@ -231,6 +231,19 @@ class Discovery:
             self._cache.put_record(digest, desc, subject)
         return desc, subject
 
+    def reading(self, record_digest: str, read_with: str) -> Optional[dict]:
+        """What a record's bytes said when read for the same image with the same keys
+        (`read_with` says both; ops/images.py makes and checks readings)."""
+        if self._cache is None:
+            return None
+        kept = self._cache.readings.get(record_digest)
+        return kept[1] if kept is not None and kept[0] == read_with else None
+
+    def keep_reading(self, record_digest: str, read_with: str, reading: dict) -> None:
+        if self._cache is not None:
+            with self._lock:
+                self._cache.put_reading(record_digest, read_with, reading)
+
     # -- writing records ----------------------------------------------------------------------
 
     def attach(self, subject: Descriptor, manifest: Manifest, blobs: Dict[str, bytes],

@@ -7,6 +7,8 @@
   request, so a tag that was pushed again anyway cannot send a stale digest to a deployment.
 - Record digest -> descriptor and subject. Records are content-addressed, so an entry is
   exactly what its per-record tag names; which records exist is always read from the tag list.
+- Record digest -> what its bytes said (a core.trust.Reading) for the image and keys it was
+  read with, so a warm read checks no payload again. Content-addressed too, so never stale.
 - Whether the registry lists referrers itself, with the time it was asked (asked again after a
   day), so a write does not probe on every run.
 """
@@ -29,6 +31,7 @@ class RepoCache:
         self.path = os.path.join(root, "repos", key + ".json")
         self.tags: Dict[str, Descriptor] = {}
         self.records: Dict[str, Tuple[Descriptor, str]] = {}
+        self.readings: Dict[str, Tuple[str, dict]] = {}   # record digest -> (read with, Reading)
         self._api: Optional[Tuple[bool, float]] = None
         try:
             with open(self.path, encoding="utf-8") as fh:
@@ -36,11 +39,13 @@ class RepoCache:
             self.tags = {t: Descriptor.from_json(d) for t, d in data["tags"].items()}
             self.records = {d: (Descriptor.from_json(r["descriptor"]), str(r["subject"]))
                             for d, r in data["records"].items()}
+            self.readings = {d: (str(r["with"]), dict(r["reading"]))
+                             for d, r in data.get("readings", {}).items()}
             api = data.get("api")
             if api:
                 self._api = (bool(api["supported"]), float(api["checked"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ShipmarkError):
-            self.tags, self.records, self._api = {}, {}, None   # none yet, or damaged: start over
+            self.tags, self.records, self.readings, self._api = {}, {}, {}, None   # none yet, or damaged
         self._dirty = False
 
     def put_tag(self, tag: str, desc: Descriptor) -> None:
@@ -65,6 +70,11 @@ class RepoCache:
             self.records[digest] = (desc, subject)
             self._dirty = True
 
+    def put_reading(self, digest: str, read_with: str, reading: dict) -> None:
+        if self.readings.get(digest) != (read_with, reading):
+            self.readings[digest] = (read_with, reading)
+            self._dirty = True
+
     def api(self, now: float) -> Optional[bool]:
         if self._api is None or now - self._api[1] > API_TTL:
             return None
@@ -80,7 +90,8 @@ class RepoCache:
             return
         data = {"tags": {t: d.to_json() for t, d in sorted(self.tags.items())},
                 "records": {r: {"descriptor": d.to_json(), "subject": s}
-                            for r, (d, s) in sorted(self.records.items())}}
+                            for r, (d, s) in sorted(self.records.items())},
+                "readings": {r: {"with": w, "reading": x} for r, (w, x) in sorted(self.readings.items())}}
         if self._api is not None:
             data["api"] = {"supported": self._api[0], "checked": self._api[1]}
         try:

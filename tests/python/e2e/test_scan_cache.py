@@ -51,3 +51,39 @@ def test_pick_is_not_fooled_by_a_version_tag_pushed_again(registry_case, sm, pus
     push_sample_image(registry_case.store, parse(two), "other", datetime(2027, 1, 1, tzinfo=timezone.utc))
     again = sm("pick", registry_case.repo.name, "--channel", "testing", "--json").json
     assert again["tag"] == one.split(":")[-1]
+
+
+def test_a_warm_list_reads_no_record_again_until_the_keys_change(registry_case, proxy, sm, push, tmp_path):
+    """What a record's bytes said is kept by record digest, image and keys: a warm read needs
+    neither the record manifest nor its payload (not even from the local caches, removed here),
+    and a policy with other signers reads them again."""
+    import os
+    import shutil
+
+    from shipmark import keys
+
+    refs = [push(n) for n in (1, 2)]
+    for ref in refs:
+        assert sm("mark", ref, "--suite", "unit", "--result", "passed").code == 0
+    repo = via(proxy, registry_case.repo)
+    cold = sm("list", repo, "--json")
+    assert cold.code == 0, cold.err
+    cache = os.environ["SHIPMARK_CACHE_DIR"]
+    for kept in ("manifests", "payloads"):
+        shutil.rmtree(os.path.join(cache, kept), ignore_errors=True)
+    proxy.clear()
+    warm = sm("list", repo, "--json")
+    assert warm.code == 0 and warm.json == cold.json
+    record_reads = proxy.requests(method="GET", path=r"/(manifests/sha256:|blobs/)")
+    assert record_reads == []
+
+    key = keys.generate("ecdsa")
+    (tmp_path / "ci.pub").write_bytes(key.public.pem())
+    (tmp_path / "shipmark.yaml").write_text(
+        "signers: {ci: ci.pub}\ntrust: {test: [ci]}\nchannels:\n  testing: {require: [unit]}\n")
+    signed = sm("list", repo, "--json")
+    assert signed.code == 0, signed.err
+    assert len(proxy.requests(method="GET", path=r"/blobs/")) >= 2   # read again for the new keys
+    assert [image["summary"] for image in signed.json["images"]] == ["untested", "untested"]
+    assert all(u["why"].startswith("unsigned; the policy trusts ci")
+               for image in signed.json["images"] for u in image["untrusted"])
