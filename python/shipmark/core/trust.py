@@ -16,7 +16,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, Mapping, Optional, Set, Tuple
 
 from . import dsse
 from .dsse import Verifier
@@ -85,7 +85,8 @@ class Reading:
         raw = data.get("record")
         record = None
         if raw is not None:
-            record = Record(**{k: tuple(v) if k in ("restores", "signers") else v for k, v in raw.items()})
+            fields: Dict[str, Any] = {k: tuple(v) if k in ("restores", "signers") else v for k, v in raw.items()}
+            record = Record(**fields)
         why = data.get("why")
         if (record is None) == (why is None) or not isinstance(data["signatures"], int):
             raise ValueError("a reading has a record or a reason")
@@ -102,7 +103,7 @@ def read_record(digest: str, manifest: Mapping, layer_media_type: Optional[str],
     annotations = manifest.get("annotations")
     if not isinstance(annotations, Mapping):
         return Reading(None, "record manifest has no annotations")
-    subject = manifest.get("subject") if isinstance(manifest.get("subject"), Mapping) else {}
+    subject: Mapping[str, Any] = manifest["subject"] if isinstance(manifest.get("subject"), Mapping) else {}
     if subject.get("digest") != subject_digest:
         return Reading(None, f"record manifest's subject is {subject.get('digest')}, not this image")
     signed_by: Set[str] = set()
@@ -121,7 +122,7 @@ def read_record(digest: str, manifest: Mapping, layer_media_type: Optional[str],
     elif layer_media_type != mt.IN_TOTO:
         return Reading(None, f"payload media type {layer_media_type!r} is neither {mt.IN_TOTO} "
                              f"nor {mt.DSSE_ENVELOPE}")
-    statement = _json(payload)
+    statement: Any = _json(payload)
     if not isinstance(statement, dict) or statement.get("_type") != mt.STATEMENT_V1:
         return Reading(None, "payload is not an in-toto Statement v1")
     entry = _subject_entry(statement.get("subject"), subject_digest)
@@ -132,8 +133,8 @@ def read_record(digest: str, manifest: Mapping, layer_media_type: Optional[str],
         return Reading(None, f"unknown predicateType {statement.get('predicateType')!r}")
     if annotations.get(mt.A_KIND) != kind:
         return Reading(None, f"annotation says kind {annotations.get(mt.A_KIND)!r}, the payload is a {kind}")
-    predicate = statement.get("predicate") if isinstance(statement.get("predicate"), dict) else {}
-    summary = entry.get("annotations")
+    predicate: Mapping[str, Any] = statement["predicate"] if isinstance(statement.get("predicate"), dict) else {}
+    summary: Any = entry.get("annotations")
     signed_summary = isinstance(summary, Mapping)
     if signed_summary:
         for key in SUMMARY_KEYS:
@@ -150,11 +151,11 @@ def read_record(digest: str, manifest: Mapping, layer_media_type: Optional[str],
     created = parse_time(summary.get(mt.A_CREATED, ""))
     if created is None or created.tzinfo is None:
         return Reading(None, "no valid created time")
-    restores = ()
+    restores: Tuple[str, ...] = ()
     if kind == RESTORATION:
         named = predicate.get("restores")
         restores = tuple(d for d in named if isinstance(d, str)) if isinstance(named, list) else ()
-    record = Record.from_summary(digest, summary, restores, signed_by)
+    record = Record.from_summary(digest, summary, restores, sorted(signed_by))
     return Reading(record, None, signatures, signed_summary)
 
 
