@@ -1,7 +1,7 @@
 """Jenkins over its REST API, through python-jenkins.
 
 The connection comes from JENKINS_URL, JENKINS_USER and JENKINS_API_TOKEN (the pipeline passes
-the last two with `withCredentials`). python-jenkins keeps one requests session, so the session
+the last two with `withCredentials`), read by settings.py (`Client.from_settings`). python-jenkins keeps one requests session, so the session
 cookie that a CSRF crumb is bound to travels with every request: a password login gets its crumb
 and cookie; an API token needs neither (Jenkins exempts token requests from the crumb check).
 
@@ -17,9 +17,11 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from .errors import InputError, JenkinsError, NotFoundError
+from .settings import JENKINS_TIMEOUT_VAR as ENV_TIMEOUT
+from .settings import JENKINS_TOKEN_VAR as ENV_TOKEN
+from .settings import JENKINS_URL_VAR as ENV_URL
+from .settings import JENKINS_USER_VAR as ENV_USER
 
-ENV_URL, ENV_USER, ENV_TOKEN = "JENKINS_URL", "JENKINS_USER", "JENKINS_API_TOKEN"
-ENV_TIMEOUT = "SHIPMARK_JENKINS_TIMEOUT"
 DEFAULT_TIMEOUT = 15.0
 MANUAL_CONDITION = "hudson.plugins.promoted_builds.conditions.ManualCondition"
 PROMOTION_TREE = "actions[promotions[name,promotionBuilds[number,result,building]]]"
@@ -156,16 +158,14 @@ class Client:
         self._server = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Optional["Client"]:
-        """None when JENKINS_URL is unset: outside Jenkins there is nothing to talk to."""
-        url = (env.get(ENV_URL) or "").strip()
+    def from_settings(cls, settings) -> Optional["Client"]:
+        """From a shipmark.settings.Settings; None when JENKINS_URL is unset: outside Jenkins
+        there is nothing to talk to."""
+        url = (settings.jenkins_url or "").strip()
         if not url:
             return None
-        try:
-            timeout = float(env.get(ENV_TIMEOUT) or DEFAULT_TIMEOUT)
-        except ValueError:
-            raise InputError(f"{ENV_TIMEOUT} must be a number of seconds") from None
-        return cls(url, env.get(ENV_USER) or None, env.get(ENV_TOKEN) or None, timeout=timeout)
+        return cls(url, settings.jenkins_user or None, settings.jenkins_api_token or None,
+                   timeout=settings.jenkins_timeout)
 
     def __repr__(self) -> str:
         return f"<jenkins.Client {self.root} as {self.who}>"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import InputError
+from ..settings import add_flag, environment_help
 
 # name -> (module under shipmark.cli, one line for the top-level --help); the order of --help.
 # Only the chosen command's module is imported: `shipmark --help` and every command start fast.
@@ -72,22 +73,21 @@ def common(parser: argparse.ArgumentParser, top: bool = False) -> None:
     default = False if top else argparse.SUPPRESS
     parser.add_argument("--json", action="store_true", default=default, help="print one JSON document on stdout")
     parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks of unexpected errors")
+    add_flag(parser, "timeout", suppress=not top)
+    add_flag(parser, "max_tags", suppress=not top)
     parser.add_argument("--args-file", metavar="FILE",
                         help="read more arguments from a JSON array of strings (used by the Jenkins steps)")
 
 
 def policy_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", metavar="FILE",
-                        help="policy file (env SHIPMARK_POLICY; default ./shipmark.yaml, else the policy "
-                             "published in the repository; none is an error)")
+    add_flag(parser, "policy")
     parser.add_argument("--no-policy", action="store_true",
                         help="admit every image that is not rejected (said explicitly; written into promotions)")
 
 
 def signing_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--signing-key", metavar="FILE",
-                        help="sign the records written with this PEM private key (env SHIPMARK_SIGNING_KEY; "
-                             "password from SHIPMARK_SIGNING_KEY_PASSWORD); without one they are unsigned")
+    add_flag(parser, "signing_key", help="sign the records written with this PEM private key (its password "
+                                         "from SHIPMARK_SIGNING_KEY_PASSWORD)")
 
 
 def build_parser(argv: Sequence[str] = (), every_command: bool = False) -> argparse.ArgumentParser:
@@ -97,7 +97,7 @@ def build_parser(argv: Sequence[str] = (), every_command: bool = False) -> argpa
                     description="shipmark records what happened to each Docker image on the image itself in\n"
                                 "the registry (OCI referrers), promotes images into channels by policy, and\n"
                                 "picks the newest stable one. Start with `shipmark demo`; every command has --help.",
-                    epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                    epilog=EXIT_CODES + "\n\n" + environment_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"shipmark {__version__}")
     common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

@@ -1,7 +1,6 @@
-"""What every command needs, built once from flags and environment: clock, actor, stores,
-policy, output. Commands get it instead of reading os.environ themselves."""
+"""What every command needs, built once from flags and environment: clock, settings, actor,
+stores, policy, output. Commands get it instead of reading the environment themselves."""
 
-import os
 import sys
 from datetime import datetime, timezone
 from typing import Dict, Optional
@@ -11,43 +10,29 @@ from ..errors import InputError
 from ..core import ref as refs
 from ..core.policy import Policy
 from ..core.ref import Ref
-
-# Every setting that has an environment variable, in one place: flag, then variable, then default.
-ENVIRONMENT = {
-    "policy": "SHIPMARK_POLICY",
-    "signing_key": "SHIPMARK_SIGNING_KEY",
-    "policy_key": "SHIPMARK_POLICY_KEY",
-    "by": "SHIPMARK_BY",
-    "description_format": "SHIPMARK_DESCRIPTION_FORMAT",
-}
-
-
-def setting(args, name: str, default: Optional[str] = None) -> Optional[str]:
-    value = getattr(args, name, None)
-    if value not in (None, ""):
-        return value
-    return os.environ.get(ENVIRONMENT.get(name, ""), "") or default
+from ..settings import Settings
 
 
 class Context:
     def __init__(self, args):
         self.args = args
+        # Every value is checked now: a bad flag or variable stops the command before it acts.
+        self.settings = Settings(args).check()
         self.now = datetime.now(timezone.utc)
         self._stores: Dict[str, object] = {}
 
     @property
     def by(self) -> str:
-        """Who acts: --by, SHIPMARK_BY, the Jenkins build (BUILD_URL, or `record --build-url`),
+        """Who acts: --by, SHIPMARK_BY, the Jenkins build (`record --build-url`, BUILD_URL),
         else the login name."""
         import getpass
-        return (setting(self.args, "by") or os.environ.get("BUILD_URL")
-                or getattr(self.args, "build_url", None) or getpass.getuser())
+        return self.settings.by or self.settings.build_url or getpass.getuser()
 
     def store(self, ref: Ref):
         from ..stores import open_store
         key = f"{ref.scheme}://{ref.registry}"
         if key not in self._stores:
-            self._stores[key] = open_store(ref)
+            self._stores[key] = open_store(ref, self.settings)
         return self._stores[key]
 
     def jenkins(self):
@@ -55,7 +40,7 @@ class Context:
         when JENKINS_URL is unset (outside Jenkins)."""
         if not hasattr(self, "_jenkins"):
             from ..jenkins import Client
-            self._jenkins = Client.from_env(os.environ)
+            self._jenkins = Client.from_settings(self.settings)
         return self._jenkins
 
     def signer(self):
@@ -63,11 +48,11 @@ class Context:
         SHIPMARK_SIGNING_KEY_PASSWORD), or None: records are then written unsigned. Writing
         commands ask before they write, so a bad key stops them with nothing written."""
         if not hasattr(self, "_signer"):
-            path = setting(self.args, "signing_key")
+            path = self.settings.signing_key
             self._signer = None
             if path:
                 from ..keys import load_private
-                self._signer = load_private(path, os.environ.get("SHIPMARK_SIGNING_KEY_PASSWORD") or None)
+                self._signer = load_private(path, self.settings.signing_key_password)
         return self._signer
 
     def policy(self, repo: Optional[Ref] = None, required: bool = True,
@@ -82,11 +67,11 @@ class Context:
             if getattr(self.args, "policy", None):
                 raise InputError("--policy and --no-policy contradict each other", "pass one of them")
             return Policy.open()
-        path = getattr(self.args, "policy", None) or None
+        path = self.settings.from_flag("policy")
         if not path and not from_promotion:
-            path = setting(self.args, "policy") or policyfile.default_path()
+            path = self.settings.policy or policyfile.default_path()
         if path:
-            return policyfile.load(path)
+            return policyfile.load(path, cache_dir=self.settings.cache_dir)
         if repo is not None:
             published = self.published_policy(repo)
             if published is not None:
@@ -100,11 +85,12 @@ class Context:
     def published_policy(self, repo: Ref):
         from ..ops import policydoc
         key = None
-        key_path = setting(self.args, "policy_key")
+        key_path = self.settings.policy_key
         if key_path:
             from ..keys import public_key
             key = public_key(key_path, ".")[0]
-        return policydoc.fetch(store=self.store(repo), repo=repo.repo, policy_key=key)
+        return policydoc.fetch(store=self.store(repo), repo=repo.repo, policy_key=key,
+                               cache_dir=self.settings.cache_dir)
 
     def image(self, text: str) -> Ref:
         return refs.parse_image(text)

@@ -1,6 +1,7 @@
 """shipmark deployed: record what the apply command did, and roll back the files after a failure."""
 
 from ..errors import InputError
+from ..settings import add_flag
 from . import Output, common, signing_flag
 from .plan import load_services, services_flags
 from .render_cmd import chosen
@@ -26,7 +27,7 @@ def add(sub):
     p.add_argument("--plan", metavar="FILE",
                    help="record exactly this saved plan (`shipmark plan --json`) instead of planning again")
     p.add_argument("--retry-failed", action="store_true", help="as for plan")
-    p.add_argument("--by", help="who deployed (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    add_flag(p, "by", help="who deployed")
     signing_flag(p)
     common(p)
     p.set_defaults(run=run)

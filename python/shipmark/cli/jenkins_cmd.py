@@ -5,39 +5,26 @@ declares their flags and `after_registry_op` updates the producing build once th
 operation is done, turning Jenkins failures into a warning (exit 5 only with --strict-jenkins).
 """
 
-import os
 import sys
 from typing import Iterable, List, Optional
 
 from ..errors import InputError, NotFoundError, ShipmarkError
 from ..jenkins import BuildRef, parse_job
+from ..settings import add_flag
 from . import Output, common
-from .context import setting
-
-STRICT_ENV = "SHIPMARK_STRICT_JENKINS"
-FORMATS = ("text", "html")   # = ops.description.FORMATS, spelled here so that --help imports no ops
-_TRUE = ("1", "true", "yes", "on")
 
 
 # -- the Jenkins part of other commands ---------------------------------------------------------
 
 def sync_flags(parser) -> None:
     g = parser.add_argument_group("Jenkins (where JENKINS_URL is set: the build that produced the image)")
-    g.add_argument("--strict-jenkins", action="store_true",
-                   help=f"exit 5 when the producing build cannot be updated (env {STRICT_ENV}=1; "
-                        "default: a warning, the registry change stands)")
-    g.add_argument("--no-jenkins", action="store_true", help="leave the producing build alone")
-    description_flag(g)
+    add_flag(g, "strict_jenkins")
+    no_jenkins_flag(g)
+    add_flag(g, "description_format")
 
 
-def description_flag(parser) -> None:
-    parser.add_argument("--description-format", choices=FORMATS,
-                        help="build description as plain text (Jenkins' default formatter) or HTML "
-                             "(env SHIPMARK_DESCRIPTION_FORMAT; default text)")
-
-
-def _strict(args) -> bool:
-    return bool(getattr(args, "strict_jenkins", False)) or os.environ.get(STRICT_ENV, "").lower() in _TRUE
+def no_jenkins_flag(parser) -> None:
+    parser.add_argument("--no-jenkins", action="store_true", help="leave the producing build alone")
 
 
 def after_registry_op(args, ctx, out: Output, store, updates: Iterable,
@@ -54,10 +41,10 @@ def after_registry_op(args, ctx, out: Output, store, updates: Iterable,
         if client is None:
             return out
         report = build_sync.sync(client=client, store=store, updates=updates, now=ctx.now, by=ctx.by,
-                                   fmt=setting(args, "description_format", "text"), reason=reason)
+                                   fmt=ctx.settings.description_format, reason=reason)
     except ShipmarkError as exc:   # e.g. JENKINS_USER without JENKINS_API_TOKEN
         report = SyncReport([BuildSync(u.label, "failed", error=exc) for u in updates])
-    strict = _strict(args)
+    strict = ctx.settings.strict_jenkins
     if isinstance(out.data, dict):
         out.data["jenkins"] = report.to_json()
     for r in report.results:
@@ -90,8 +77,8 @@ def keep_promoted_build(args, ctx, out: Output, build) -> Output:
     if isinstance(out.data, dict):
         out.data["promoted_build"] = result.to_json()
     if result.status == "failed":
-        _warn(result, _strict(args))
-        if _strict(args):
+        _warn(result, ctx.settings.strict_jenkins)
+        if ctx.settings.strict_jenkins:
             out.code = 5
     elif result.kept_now:
         out.lines.append(f"  jenkins: kept {build.job} #{build.number} forever")
@@ -157,8 +144,8 @@ def add(sub):
                                     "Use it after Jenkins was unreachable.")
     s.add_argument("image", metavar="IMAGE")
     s.add_argument("--keep", action="store_true", help="keep the build forever")
-    description_flag(s)
-    s.add_argument("--by", help="who (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    add_flag(s, "description_format")
+    add_flag(s, "by", help="who")
     common(s)
     s.set_defaults(run=run_sync)
     p.set_defaults(run=None)
@@ -260,7 +247,7 @@ def run_sync(args, ctx) -> Output:
     store = ctx.store(ref)
     image = load(store, ref)
     report = build_sync.sync(client=client, store=store, updates=[Update(image, "state refreshed", keep=args.keep)],
-                               now=ctx.now, by=ctx.by, fmt=setting(args, "description_format", "text"))
+                               now=ctx.now, by=ctx.by, fmt=ctx.settings.description_format)
     result = report.results[0]
     if result.status == "failed":
         raise result.error

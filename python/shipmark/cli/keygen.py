@@ -25,7 +25,7 @@ def run(args, ctx) -> Output:
         if os.path.exists(path):
             raise InputError(f"{path} exists", "choose another --out PREFIX; keys are never overwritten")
     key = keys.generate(args.type)
-    password = os.environ.get("SHIPMARK_SIGNING_KEY_PASSWORD") or None
+    password = ctx.settings.signing_key_password
     try:
         fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:

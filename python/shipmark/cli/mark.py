@@ -2,6 +2,7 @@
 
 from ..core.record import RESULTS
 from ..errors import InputError
+from ..settings import add_flag
 from . import Output, common, signing_flag
 from .jenkins_cmd import after_registry_op, sync_flags
 
@@ -17,7 +18,7 @@ def add(sub):
                    help="JUnit XML report(s); failures make the result failed (repeatable, ** allowed)")
     p.add_argument("--url", help="where the test run can be seen, e.g. $BUILD_URL")
     p.add_argument("--configuration", help="test configuration name (default: the suite)")
-    p.add_argument("--by", help="who marks (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    add_flag(p, "by", help="who marks")
     sync_flags(p)
     signing_flag(p)
     common(p)

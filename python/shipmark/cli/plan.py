@@ -9,7 +9,7 @@ from ..core.policy import Policy
 from ..core.services import ServicesFile
 from . import Output, common
 from ..errors import InputError
-from .context import setting
+from ..settings import add_flag
 
 
 def services_flags(p, channel_help: str = "channel for services that name none (default: the file's, else stable)"):
@@ -17,9 +17,8 @@ def services_flags(p, channel_help: str = "channel for services that name none (
                    help="the services file (default: ./services.yaml)")
     p.add_argument("--channel", metavar="CHANNEL", help=channel_help)
     p.add_argument("--target", metavar="NAME", help="deployment target, e.g. prod (default: the file's target)")
-    p.add_argument("--policy", metavar="FILE",
-                   help="policy for services that name none (env SHIPMARK_POLICY; else the file's policy, "
-                        "else ./shipmark.yaml; none is an error)")
+    add_flag(p, "policy", help="policy for services that name none (else the file's policy, then "
+                               "./shipmark.yaml, then the repository's published one)")
     p.add_argument("--no-policy", action="store_true",
                    help="admit every image that is not rejected, for services that name no policy")
     p.add_argument("--only", action="append", default=[], metavar="SERVICE",
@@ -30,11 +29,11 @@ def load_services(args) -> ServicesFile:
     return servicesfile.load(args.services)
 
 
-def policy_resolver(args, services: ServicesFile, ctx=None) -> Callable[..., Policy]:
+def policy_resolver(args, services: ServicesFile, ctx) -> Callable[..., Policy]:
     """A service's own policy file, else --policy / SHIPMARK_POLICY, else the services file's, else
     ./shipmark.yaml, else --no-policy said explicitly, else the policy published in the service's
     repository; none at all is an error. Each file and each repository is read once."""
-    default = setting(args, "policy") or services.policy or policyfile.default_path()
+    default = ctx.settings.policy or services.policy or policyfile.default_path()
     cache: Dict[object, Policy] = {}
 
     def policy_for(path: Optional[str], repo=None) -> Policy:
@@ -42,10 +41,10 @@ def policy_resolver(args, services: ServicesFile, ctx=None) -> Callable[..., Pol
         key = path or (repo.name if repo is not None and not getattr(args, "no_policy", False) else None)
         if key not in cache:
             published = None
-            if not path and repo is not None and ctx is not None and not getattr(args, "no_policy", False):
+            if not path and repo is not None and not getattr(args, "no_policy", False):
                 published = ctx.published_policy(repo)
             if path:
-                cache[key] = policyfile.load(path)
+                cache[key] = policyfile.load(path, cache_dir=ctx.settings.cache_dir)
             elif published is not None:
                 cache[key] = published.policy
             elif getattr(args, "no_policy", False):

@@ -3,6 +3,7 @@
 import os
 
 from ..errors import InputError
+from ..settings import add_flag
 from . import Output, common, signing_flag
 
 
@@ -23,8 +24,7 @@ def add(sub):
                             description="Print the policy published in REPO, its digest and who signed it. "
                                         "With SHIPMARK_POLICY_KEY (--policy-key) it must be signed by that key.")
     show.add_argument("repo", metavar="REPO")
-    show.add_argument("--policy-key", metavar="FILE", help="public key the published policy must be signed with "
-                                                          "(env SHIPMARK_POLICY_KEY)")
+    add_flag(show, "policy_key")
     common(show)
     show.set_defaults(run=run_show)
     common(p)

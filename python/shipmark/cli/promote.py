@@ -1,12 +1,9 @@
 """shipmark promote: let an image into a channel if the policy allows it."""
 
-import os
-
 from ..errors import InputError
+from ..settings import add_flag
 from . import Output, common, policy_flag, signing_flag
 from .jenkins_cmd import after_registry_op, keep_promoted_build, sync_flags
-
-DEFAULT_KEEP = "stable"
 
 
 def add(sub):
@@ -25,14 +22,12 @@ def add(sub):
     p.add_argument("--dry-run", action="store_true", help="check the policy and say what would happen; change nothing")
     p.add_argument("--force", action="store_true", help="promote despite the policy (needs --reason; recorded)")
     p.add_argument("--reason", help="why (required with --force)")
-    p.add_argument("--by", help="who promotes (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    add_flag(p, "by", help="who promotes")
     p.add_argument("--from-promotion", action="store_true",
-                   help="inside a Promoted Builds process: IMAGE is the promoted build's IMAGE parameter, "
-                        "else its archived shipmark/provenance.json (reads PROMOTED_JOB_FULL_NAME, PROMOTED_NUMBER)")
-    p.add_argument("--keep-build-for", metavar="CHANNELS",
-                   help="comma-separated channels whose promotions keep the producing build (and, with "
-                        "--from-promotion, the carrier build) forever; empty: none "
-                        f"(env SHIPMARK_KEEP_BUILD_FOR; default {DEFAULT_KEEP})")
+                   help="inside a Promoted Builds process: IMAGE is the IMAGE variable, else the promoted "
+                        "build's IMAGE parameter, else its archived shipmark/provenance.json (reads "
+                        "PROMOTED_JOB_FULL_NAME, PROMOTED_NUMBER)")
+    add_flag(p, "keep_build_for")
     sync_flags(p)
     signing_flag(p)
     common(p)
@@ -47,7 +42,9 @@ def run(args, ctx) -> Output:
             raise InputError("give IMAGE or --from-promotion, not both",
                              "in a promotion process, pass the image as the IMAGE parameter")
         from ..ops.promoted_builds import promotion_source
-        source = promotion_source(os.environ, ctx.jenkins())
+        s = ctx.settings
+        source = promotion_source(job=s.promoted_job, number=s.promoted_number, image=s.promoted_image,
+                                  client=ctx.jenkins())
         args.image = source.image
     if not args.image:
         raise InputError("promote needs IMAGE", "shipmark promote REGISTRY/REPO:TAG --to CHANNEL")
@@ -73,21 +70,13 @@ def run(args, ctx) -> Output:
     from ..ops.build_sync import Update
     note = f"already in {result.channel}" if result.already else \
         f"{'forced into' if result.forced else 'promoted to'} {result.channel}"
-    keep = result.channel in keeps(args)
+    keep = result.channel in ctx.settings.keep_build_for
     out = after_registry_op(args, ctx, Output(data, lines), ctx.store(copy_to) if copy_to else ctx.store(ref),
                             [Update(result.image, note, keep=keep)])
     if source is not None and keep:
         # The carrier build holds the stars and approvals: its job's log rotation must not delete it.
         out = keep_promoted_build(args, ctx, out, source.build)
     return out
-
-
-def keeps(args) -> set:
-    """The channels whose promotions keep builds forever: --keep-build-for, its variable, 'stable'."""
-    text = getattr(args, "keep_build_for", None)
-    if text is None:
-        text = os.environ.get("SHIPMARK_KEEP_BUILD_FOR", DEFAULT_KEEP)
-    return {c.strip() for c in text.split(",") if c.strip()}
 
 
 def promotion_lines(result) -> list:

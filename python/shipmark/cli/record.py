@@ -1,17 +1,11 @@
 """shipmark record: the provenance record of a freshly pushed image."""
 
-import os
-
 from ..errors import InputError
+from ..settings import add_flag
 from . import Output, common, signing_flag
-from .context import setting
-from .jenkins_cmd import description_flag
 
-# flag -> the Jenkins variable read when the flag is absent
-JENKINS_DEFAULTS = {
-    "git_commit": "GIT_COMMIT", "git_branch": "GIT_BRANCH", "git_url": "GIT_URL",
-    "build_url": "BUILD_URL", "job": "JOB_NAME", "build_number": "BUILD_NUMBER", "builder": "JENKINS_URL",
-}
+# The build details a provenance record holds; each defaults to its Jenkins variable (settings.py).
+BUILD_DETAILS = ("git_commit", "git_branch", "git_url", "build_url", "job", "build_number", "builder")
 
 
 def add(sub):
@@ -20,22 +14,18 @@ def add(sub):
                                    "details default to the Jenkins variables GIT_COMMIT, GIT_BRANCH, GIT_URL, "
                                    "BUILD_URL, JOB_NAME, BUILD_NUMBER.")
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("--git-commit")
-    p.add_argument("--git-branch")
-    p.add_argument("--git-url")
-    p.add_argument("--build-url")
-    p.add_argument("--job")
-    p.add_argument("--build-number")
-    p.add_argument("--builder", help="builder id (default: $JENKINS_URL)")
+    for name in BUILD_DETAILS:
+        add_flag(p, name)
     p.add_argument("--allow-empty", action="store_true",
                    help="record even without a git commit (such a record never replaces one that has a branch)")
     p.add_argument("--base-image", help="the FROM image, ideally pinned by digest")
     p.add_argument("--material", action="append", default=[], metavar="URI=sha256:HEX",
                    help="an input such as a deb package from Aptly (repeatable)")
-    p.add_argument("--by", help="who records (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    add_flag(p, "by", help="who records")
     p.add_argument("--out-dir", metavar="DIR",
-                   help="also write DIR/provenance.json and DIR/description.txt (.html) for this build")
-    description_flag(p)
+                   help="also write DIR/provenance.json and, for the build's description, DIR/description.txt "
+                        "(.html)")
+    add_flag(p, "description_format")
     signing_flag(p)
     common(p)
     p.set_defaults(run=run)
@@ -55,7 +45,7 @@ def _materials(items):
 def run(args, ctx) -> Output:
     from ..ops import annotate  # lazily: --help stays fast
     ref = ctx.image(args.image)
-    values = {k: getattr(args, k) or os.environ.get(var) for k, var in JENKINS_DEFAULTS.items()}
+    values = {name: getattr(ctx.settings, name) for name in BUILD_DETAILS}
     if not values["git_commit"] and not args.allow_empty:
         raise InputError("no git commit to record: outside Jenkins GIT_COMMIT is not set",
                          "pass --git-commit SHA (and --git-branch, --git-url), or --allow-empty to record without")
@@ -66,7 +56,7 @@ def run(args, ctx) -> Output:
         from ..ops import description
         data["files"] = description.write_build_files(
             args.out_dir, image=result.image, record=result.record.to_json(), stmt=result.statement,
-            fmt=setting(args, "description_format", "text"), now=ctx.now, by=ctx.by)
+            fmt=ctx.settings.description_format, now=ctx.now, by=ctx.by)
     return Output(data,
                   [f"recorded provenance of {result.image.pinned}",
                    f"  commit {values['git_commit'] or '-'} on {values['git_branch'] or '-'}, "

@@ -1,5 +1,6 @@
 """shipmark rollback: move a channel back to its previous good image."""
 
+from ..settings import add_flag
 from . import Output, common, signing_flag, policy_flag
 from .jenkins_cmd import after_registry_op, sync_flags
 
@@ -14,7 +15,7 @@ def add(sub):
     p.add_argument("--channel", required=True)
     p.add_argument("--reason", required=True, help="why (recorded)")
     policy_flag(p)
-    p.add_argument("--by", help="who rolls back (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+    add_flag(p, "by", help="who rolls back")
     sync_flags(p)
     signing_flag(p)
     common(p)

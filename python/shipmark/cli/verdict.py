@@ -1,5 +1,6 @@
 """shipmark reject / restore: take an image out of every channel's reach, or undo that."""
 
+from ..settings import add_flag
 from . import Output, common, signing_flag
 from .jenkins_cmd import after_registry_op, sync_flags
 
@@ -11,7 +12,7 @@ def add(sub):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("--reason", required=True, help="why (recorded on the image)")
-        p.add_argument("--by", help="who decides (env SHIPMARK_BY; default: $BUILD_URL, else $USER)")
+        add_flag(p, "by", help="who decides")
         sync_flags(p)
         signing_flag(p)
         common(p)

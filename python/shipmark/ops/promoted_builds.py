@@ -8,7 +8,7 @@ starts: so a status without builds is `queued`, a process without status `pendin
 
 import json
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 from ..errors import InputError, NotFoundError
 from ..jenkins import BuildRef, Client
@@ -24,17 +24,17 @@ class PromotionSource:
     source: str   # where IMAGE came from
 
 
-def promotion_source(env: Mapping[str, str], client: Optional[Client]) -> PromotionSource:
+def promotion_source(*, job: Optional[str], number: Optional[str], image: Optional[str],
+                     client: Optional[Client]) -> PromotionSource:
     """Inside a Promoted Builds process: the promoted build from PROMOTED_JOB_FULL_NAME and
-    PROMOTED_NUMBER; the image from the IMAGE variable, else the build's IMAGE parameter, else
-    its archived shipmark/provenance.json."""
-    job, number = env.get("PROMOTED_JOB_FULL_NAME"), env.get("PROMOTED_NUMBER")
+    PROMOTED_NUMBER (`job`, `number`); the image from the IMAGE variable (`image`), else the
+    build's IMAGE parameter, else its archived shipmark/provenance.json."""
     if not job or not number or not str(number).isdigit():
         raise InputError("--from-promotion needs PROMOTED_JOB_FULL_NAME and PROMOTED_NUMBER",
                          "run it as a build step of a Promoted Builds promotion process, or give IMAGE")
     build = BuildRef(job, int(number))
-    if env.get(IMAGE_PARAMETER):
-        return PromotionSource(env[IMAGE_PARAMETER], build, "the IMAGE variable")
+    if image:
+        return PromotionSource(image, build, "the IMAGE variable")
     if client is None:
         raise InputError(f"IMAGE is not set and JENKINS_URL is not set, so build {build} cannot be asked",
                          "give the carrier job an IMAGE parameter, or set JENKINS_URL, JENKINS_USER and JENKINS_API_TOKEN")

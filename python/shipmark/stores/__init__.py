@@ -1,4 +1,4 @@
-"""Stores: where images and their records live. `open_store(ref)` picks one by `ref.scheme`.
+"""Stores: where images and their records live. `open_store(ref, settings)` picks one by `ref.scheme`.
 
 Both implementations are imported lazily, so `import shipmark` (and `shipmark --help`) does not
 pay for requests, urllib3 or docker.
@@ -9,18 +9,15 @@ from typing import Any, Iterable
 
 from ..core.ref import OCIDIR, REGISTRY, Ref
 from ..errors import InputError
-
-# Registry connection settings: a setting of the same name (lower case, without the prefix)
-# wins over the variable.
-INSECURE_VAR = "SHIPMARK_INSECURE_REGISTRIES"   # hosts that may use plain HTTP, unverified TLS
-CA_FILE_VAR = "SHIPMARK_CA_FILE"                # CA bundle added to every registry's trust
-CERTS_DIR_VAR = "SHIPMARK_CERTS_DIR"            # certs.d roots instead of Docker's/Podman's
+# The variables the registry's messages name (declared in settings.py).
+from ..settings import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR  # noqa: F401
 
 
 def open_store(ref: Ref, settings: Any = None):
-    """A Store for ref. `settings` (optional, an object or a mapping) may carry
-    `insecure_registries`, `ca_file`, `certs_dir`, `cache_dir`, `creds_for` and `pool_size`;
-    what it leaves out comes from the SHIPMARK_* environment variables."""
+    """A Store for ref. `settings` is a shipmark.settings.Settings (the CLI passes its own), or
+    any object or mapping with some of `limits`, `insecure_registries`, `ca_file`, `certs_dir`,
+    `ca_bundle`, `cache_dir`, `creds_for` and `pool_size`; what it leaves out comes from the
+    settings of the environment (`Settings()`)."""
     if ref.scheme == REGISTRY:
         return open_registry(settings)
     if ref.scheme == OCIDIR:
@@ -32,38 +29,38 @@ def open_store(ref: Ref, settings: Any = None):
 
 def open_registry(settings: Any = None):
     from .cache import ManifestCache
-    from .credentials import creds_for
     from .registry import RegistryStore
-    from .registry.tls import default_certs_roots
 
-    insecure = _setting(settings, "insecure_registries")
-    if insecure is None:
-        insecure = os.environ.get(INSECURE_VAR, "")
+    insecure = _setting(settings, "insecure_registries") or ()
     if isinstance(insecure, str):
         insecure = insecure.split(",")
-    ca_file = _setting(settings, "ca_file") or os.environ.get(CA_FILE_VAR) or None
+    ca_file = _setting(settings, "ca_file") or None
     if ca_file and not os.path.isfile(ca_file):
         raise InputError(f"CA file {ca_file} does not exist",
                          f"point {CA_FILE_VAR} at a PEM bundle, or unset it")
-    certs_dir = _setting(settings, "certs_dir")
-    environ = os.environ if certs_dir is None else {CERTS_DIR_VAR: certs_dir}
-    cache_dir = _setting(settings, "cache_dir")
+    certs_dir = _setting(settings, "certs_dir") or ()
+    if isinstance(certs_dir, str):
+        certs_dir = certs_dir.split(os.pathsep)
     return RegistryStore(
-        creds_for=_setting(settings, "creds_for") or creds_for,
+        creds_for=_setting(settings, "creds_for"),
         insecure_registries=_hosts(insecure),
         ca_file=ca_file,
-        certs_roots=default_certs_roots(environ),
-        cache=ManifestCache(cache_dir or None),
+        ca_bundle=_setting(settings, "ca_bundle"),
+        certs_roots=tuple(p for p in certs_dir if p),
+        cache=ManifestCache(_setting(settings, "cache_dir")),
         pool_size=int(_setting(settings, "pool_size") or 16),
     )
 
 
 def _setting(settings: Any, name: str):
-    if settings is None:
-        return None
+    """`name` from settings (an object or a mapping), else from the environment's settings."""
     if isinstance(settings, dict):
-        return settings.get(name)
-    return getattr(settings, name, None)
+        if settings.get(name) is not None:
+            return settings[name]
+    elif settings is not None and hasattr(settings, name):
+        return getattr(settings, name)
+    from ..settings import Settings
+    return getattr(Settings(), name, None)
 
 
 def _hosts(values: Iterable[str]):

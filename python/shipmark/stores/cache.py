@@ -14,26 +14,17 @@ import hashlib
 import logging
 import os
 import tempfile
-from typing import Mapping, Optional, Tuple
+from typing import Optional, Tuple
 
 log = logging.getLogger("shipmark.cache")
 
-CACHE_VAR = "SHIPMARK_CACHE_DIR"
 _MAX_MEDIA_TYPE = 255
 
 
-def default_dir(environ: Optional[Mapping[str, str]] = None) -> str:
-    env = os.environ if environ is None else environ
-    configured = env.get(CACHE_VAR)
-    if configured:
-        return configured
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "shipmark")
-
-
 class ManifestCache:
-    def __init__(self, root: Optional[str] = None):
-        self.root = root or default_dir()
+    def __init__(self, root: str):
+        """`root`: the cache directory (settings.py: SHIPMARK_CACHE_DIR, else ~/.cache/shipmark)."""
+        self.root = root
         self._dir = os.path.join(self.root, "manifests", "sha256")
         self._warned = False
 

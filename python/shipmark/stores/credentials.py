@@ -1,8 +1,9 @@
-"""Where registry credentials come from: the environment, else Docker's config, else none.
+"""Where registry credentials come from: the settings, else Docker's config, else none.
 
-`creds_for(host)` is the callable the registry client's auth receives. Order:
+`Settings.creds_for(host)` is the callable the registry client's auth receives; it calls
+`creds_for` here with the values settings.py read. Order:
 1. `SHIPMARK_REGISTRY_USERNAME` + `SHIPMARK_REGISTRY_PASSWORD` (both, or neither);
-2. `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`): `auths`, `credHelpers` and
+2. `DOCKER_CONFIG/config.json` (default `~/.docker/config.json`): `auths`, `credHelpers` and
    `credsStore`, resolved by the docker SDK (`docker.auth`, imported only when needed);
 3. None: the registry is tried anonymously, and a refusal says which variables to set.
 The source of a credential is logged at INFO, never its value. There is no password flag.
@@ -11,23 +12,23 @@ The source of a credential is logged at INFO, never its value. There is no passw
 import logging
 import os
 import warnings
-from typing import Mapping, Optional, Tuple
+from typing import Optional, Tuple
 
 from ..errors import AuthError
+from ..settings import PASSWORD_VAR, USERNAME_VAR
 
 log = logging.getLogger("shipmark.credentials")
-
-USERNAME_VAR = "SHIPMARK_REGISTRY_USERNAME"
-PASSWORD_VAR = "SHIPMARK_REGISTRY_PASSWORD"
 
 # The Docker Hub API host and the name its credentials are stored under differ.
 _HUB_ALIASES = {"registry-1.docker.io": "docker.io", "index.docker.io": "docker.io"}
 
 
-def creds_for(host: str, environ: Optional[Mapping[str, str]] = None) -> Optional[Tuple[str, str]]:
-    env = os.environ if environ is None else environ
-    user = env.get(USERNAME_VAR) or ""
-    password = env.get(PASSWORD_VAR) or ""
+def creds_for(host: str, *, username: Optional[str] = None, password: Optional[str] = None,
+              docker_config: Optional[str] = None) -> Optional[Tuple[str, str]]:
+    """`username` and `password` as the variables gave them; `docker_config` the directory of
+    Docker's config.json (None: Docker's config is not read)."""
+    user = username or ""
+    password = password or ""
     if user and password:
         log.info("credentials for %s from %s/%s", host, USERNAME_VAR, PASSWORD_VAR)
         return user, password
@@ -37,15 +38,13 @@ def creds_for(host: str, environ: Optional[Mapping[str, str]] = None) -> Optiona
         raise AuthError(f"{present} is set but {missing} is not",
                         f"set both {USERNAME_VAR} and {PASSWORD_VAR}, or neither to use "
                         "~/.docker/config.json")
-    return docker_config_creds(host, env)
+    return docker_config_creds(host, docker_config)
 
 
-def docker_config_creds(host: str, environ: Optional[Mapping[str, str]] = None
-                        ) -> Optional[Tuple[str, str]]:
+def docker_config_creds(host: str, docker_config: Optional[str]) -> Optional[Tuple[str, str]]:
     """Credentials for host from Docker's config.json and its credential helpers."""
-    env = os.environ if environ is None else environ
-    path = _config_path(env)
-    if path is None:
+    path = os.path.join(docker_config, "config.json") if docker_config else None
+    if path is None or not os.path.isfile(path):
         return None
     try:
         from docker import auth as docker_auth  # heavy: only when a registry asks for creds
@@ -76,16 +75,6 @@ def docker_config_creds(host: str, environ: Optional[Mapping[str, str]] = None
         return None
     log.info("credentials for %s from %s", host, _describe_source(config, name, path))
     return user, password
-
-
-def _config_path(env: Mapping[str, str]) -> Optional[str]:
-    base = env.get("DOCKER_CONFIG")
-    if base:
-        path = os.path.join(base, "config.json")
-    else:
-        home = env.get("HOME") or os.path.expanduser("~")
-        path = os.path.join(home, ".docker", "config.json")
-    return path if os.path.isfile(path) else None
 
 
 def _describe_source(config, name: str, path: str) -> str:

@@ -123,3 +123,37 @@ def test_list_says_when_there_are_no_images(cli, tmp_path):
     OciDirStore(str(tmp_path / "empty"))
     run = cli("list", f"ocidir://{tmp_path / 'empty'}")
     assert run.code == 0 and "has no version tags" in run.out
+
+
+# -- settings: flag, then variable, then default (python/shipmark/settings.py) ---------------------
+
+def test_a_bad_timeout_variable_is_exit_2_with_one_line_for_any_command(cli, layout, env):
+    env.setenv("SHIPMARK_TIMEOUT", "abc")
+    for argv in (["status", layout], ["tag", "--version", "1.0.0", "--labels"]):
+        run = cli(*argv)
+        assert run.code == 2 and run.out == ""
+        assert run.err.splitlines() == ["shipmark: error: SHIPMARK_TIMEOUT: expected a number of seconds, got 'abc'",
+                                        "hint: set SHIPMARK_TIMEOUT=300 (see `shipmark --help`)"]
+    assert cli("status", layout, "--timeout", "30").code == 0     # the flag wins over the variable
+
+
+@pytest.mark.parametrize("argv", [["--timeout", "0", "status", "{ref}"], ["status", "{ref}", "--timeout", "0"],
+                                  ["--max-tags", "x", "list", "{repo}"], ["list", "{repo}", "--max-tags", "x"]])
+def test_limit_flags_work_before_and_after_the_command(cli, layout, argv):
+    run = cli(*[a.format(ref=layout, repo=layout.repo.name) for a in argv])
+    flag = next(a for a in argv if a.startswith("--"))
+    assert run.code == 2 and run.err.startswith(f"shipmark: error: {flag}: expected "), run.err
+
+
+def test_help_names_each_variable_and_default(cli, capsys):
+    with pytest.raises(SystemExit):
+        cli("list", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(env SHIPMARK_TIMEOUT; default 120)" in text and "(env SHIPMARK_MAX_TAGS; default 100000)" in text
+    assert "(env SHIPMARK_POLICY; default ./shipmark.yaml" in text
+    with pytest.raises(SystemExit):
+        cli("--help")
+    top = capsys.readouterr().out
+    for var in ("SHIPMARK_REGISTRY_USERNAME", "SHIPMARK_INSECURE_REGISTRIES", "SHIPMARK_MAX_TAG_PAGES",
+                "SHIPMARK_CACHE_DIR", "JENKINS_API_TOKEN"):
+        assert f"\n  {var} " in top, var

@@ -97,19 +97,14 @@ def test_published_policy_applies_where_no_file_is(cli, keypair, env, layout, tm
     assert promoted.code == 0 and promoted.json["record"]["policy"] == published.json["policy"]
 
 
-def test_published_policy_not_signed_by_the_policy_key_is_refused(cli, layout, tmp_path):
+def test_published_policy_not_signed_by_the_policy_key_is_refused(cli, layout, tmp_path, monkeypatch):
     assert cli("keygen", "--out", "other").code == 0
     assert cli("policy", "publish", layout.repo.name, "shipmark.yaml").code == 0
     (tmp_path / "shipmark.yaml").unlink()
     run = cli("pick", layout.repo.name, "--channel", "testing")
     assert run.code == 3   # the published policy applies ...
-    from shipmark.cli.context import ENVIRONMENT
-    import os
-    os.environ[ENVIRONMENT["policy_key"]] = "other.pub"
-    try:
-        run = cli("pick", layout.repo.name, "--channel", "testing")
-    finally:
-        del os.environ[ENVIRONMENT["policy_key"]]
+    monkeypatch.setenv("SHIPMARK_POLICY_KEY", "other.pub")
+    run = cli("pick", layout.repo.name, "--channel", "testing")
     assert run.code == 2 and "is not signed by the policy key" in run.err   # ... unless it must be signed
 
 

@@ -10,6 +10,7 @@ from double import JenkinsDouble, apply_tree, fixture, parse_tree
 
 from shipmark.errors import InputError, JenkinsError, NotFoundError
 from shipmark.jenkins import BuildRef, Client, job_path, parse_build_url, parse_job, split_userinfo
+from shipmark.settings import Settings
 
 APP12 = BuildRef("team/app", 12)
 
@@ -46,8 +47,8 @@ def test_jenkins_url_userinfo_is_split_off_and_never_kept_in_the_url():
 
 def test_a_user_without_a_token_is_an_input_error():
     with pytest.raises(InputError, match="JENKINS_API_TOKEN"):
-        Client.from_env({"JENKINS_URL": "https://ci.example.com/", "JENKINS_USER": "ci"})
-    assert Client.from_env({}) is None
+        Client.from_settings(Settings(None, {"JENKINS_URL": "https://ci.example.com/", "JENKINS_USER": "ci"}))
+    assert Client.from_settings(Settings(None, {})) is None
 
 
 # -- shapes ---------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import pytest
 from shipmark.core.descriptor import sha256
 from shipmark.core.ref import parse
 from shipmark.errors import AuthError, InputError
-from shipmark.stores import credentials, open_store
+from shipmark.settings import Settings
+from shipmark.stores import open_store
 from shipmark.stores.cache import ManifestCache
 from shipmark.stores.registry.auth import merge_scopes, parse_challenge
 from shipmark.stores.registry.client import RegistryStore, is_loopback
@@ -30,13 +31,13 @@ def test_environment_credentials_come_first(tmp_path, caplog):
     (tmp_path / "config.json").write_text(json.dumps(
         {"auths": {"reg.example": {"auth": base64.b64encode(b"other:pw").decode()}}}))
     with caplog.at_level(logging.INFO, logger="shipmark.credentials"):
-        assert credentials.creds_for("reg.example", env) == ("ci", "s3cr3t-env")
+        assert Settings(None, env).creds_for("reg.example") == ("ci", "s3cr3t-env")
     assert "SHIPMARK_REGISTRY_USERNAME" in caplog.text and "s3cr3t-env" not in caplog.text
 
 
 def test_half_set_environment_is_an_auth_error():
     with pytest.raises(AuthError) as err:
-        credentials.creds_for("reg.example", {"SHIPMARK_REGISTRY_USERNAME": "ci"})
+        Settings(None, {"SHIPMARK_REGISTRY_USERNAME": "ci"}).creds_for("reg.example")
     assert "SHIPMARK_REGISTRY_PASSWORD" in err.value.message
 
 
@@ -46,10 +47,10 @@ def test_docker_config_auths(tmp_path, caplog):
         "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:hubpw").decode()}}}))
     env = {"DOCKER_CONFIG": str(tmp_path)}
     with caplog.at_level(logging.INFO, logger="shipmark.credentials"):
-        assert credentials.creds_for("reg.example:5000", env) == ("alice", "pw-from-config")
+        assert Settings(None, env).creds_for("reg.example:5000") == ("alice", "pw-from-config")
     assert str(tmp_path) in caplog.text and "pw-from-config" not in caplog.text
-    assert credentials.creds_for("registry-1.docker.io", env) == ("hub", "hubpw")
-    assert credentials.creds_for("other.example", env) is None
+    assert Settings(None, env).creds_for("registry-1.docker.io") == ("hub", "hubpw")
+    assert Settings(None, env).creds_for("other.example") is None
 
 
 def test_docker_credential_helper(tmp_path, monkeypatch, caplog):
@@ -64,7 +65,7 @@ def test_docker_credential_helper(tmp_path, monkeypatch, caplog):
         {"credHelpers": {"helped.example": "shipmarktest"}}))
     env = {"DOCKER_CONFIG": str(tmp_path), "PATH": os.environ["PATH"]}
     with caplog.at_level(logging.INFO, logger="shipmark.credentials"):
-        assert credentials.creds_for("helped.example", env) == ("helper-user", "helper-secret")
+        assert Settings(None, env).creds_for("helped.example") == ("helper-user", "helper-secret")
     assert "docker-credential-shipmarktest" in caplog.text
     assert "helper-secret" not in caplog.text
 
@@ -72,14 +73,14 @@ def test_docker_credential_helper(tmp_path, monkeypatch, caplog):
 def test_broken_credential_store_is_an_auth_error(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"credsStore": "does-not-exist"}))
     with pytest.raises(AuthError) as err:
-        credentials.creds_for("reg.example", {"DOCKER_CONFIG": str(tmp_path)})
+        Settings(None, {"DOCKER_CONFIG": str(tmp_path)}).creds_for("reg.example")
     assert "credential helper" in err.value.message
 
 
 def test_malformed_docker_config_does_not_echo_it(tmp_path):
     (tmp_path / "config.json").write_text('{"auths": {"reg.example": {"auth": "c2VjcmV0LXB3"')
     try:
-        found = credentials.creds_for("reg.example", {"DOCKER_CONFIG": str(tmp_path)})
+        found = Settings(None, {"DOCKER_CONFIG": str(tmp_path)}).creds_for("reg.example")
     except AuthError as exc:
         assert "malformed" in exc.message and "c2VjcmV0LXB3" not in exc.message + exc.hint
     else:
@@ -87,7 +88,7 @@ def test_malformed_docker_config_does_not_echo_it(tmp_path):
 
 
 def test_no_config_no_credentials(tmp_path):
-    assert credentials.creds_for("reg.example", {"DOCKER_CONFIG": str(tmp_path)}) is None
+    assert Settings(None, {"DOCKER_CONFIG": str(tmp_path)}).creds_for("reg.example") is None
 
 
 # -- cache -------------------------------------------------------------------------------------
@@ -182,6 +183,15 @@ def test_insecure_registries_may_use_plain_http_others_https(monkeypatch):
     # No probe for registries that must speak HTTPS: nothing is sent here.
     assert store._base("docker.io") == "https://registry-1.docker.io"
     assert store.scheme("registry.example:5000") == "https"
+    store.close()
+
+
+def test_a_store_follows_the_settings_it_is_given(tmp_path):
+    s = Settings(None, {"SHIPMARK_INSECURE_REGISTRIES": "build-cache:5000",
+                        "SHIPMARK_CACHE_DIR": str(tmp_path / "cache")})
+    store = open_store(parse("build-cache:5000/app:1"), s)
+    assert store.allows_plain_http("build-cache:5000") and not store.allows_plain_http("other:5000")
+    assert store.cache_root == str(tmp_path / "cache")
     store.close()
 
 

@@ -13,8 +13,9 @@ import servers
 from forwardproxy import ForwardProxy
 from shipmark.core.ref import parse
 from shipmark.errors import InputError, RegistryError
+from shipmark.settings import Settings
 from shipmark.stores.registry import RegistryStore
-from shipmark.stores.registry.tls import certs_dir_for, default_certs_roots
+from shipmark.stores.registry.tls import certs_dir_for
 from shipmark.stores.registry.transport import https_only_answer
 
 CREDS = (servers.TEST_USER, servers.TEST_PASSWORD)
@@ -28,11 +29,11 @@ def _repo(server, host=None):
 # -- certs.d -----------------------------------------------------------------------------------
 
 def test_certs_roots_follow_containers_certs_d_order():
-    assert default_certs_roots({"HOME": "/home/ci"}) == (
+    assert Settings(None, {"HOME": "/home/ci"}).certs_dir == (
         "/home/ci/.config/containers/certs.d", "/etc/containers/certs.d", "/etc/docker/certs.d")
-    assert default_certs_roots({"XDG_CONFIG_HOME": "/x"})[0] == "/x/containers/certs.d"
-    assert default_certs_roots({"SHIPMARK_CERTS_DIR": "/a:/b", "HOME": "/h"}) == ("/a", "/b")
-    assert default_certs_roots({"SHIPMARK_CERTS_DIR": ""}) == ()
+    assert Settings(None, {"XDG_CONFIG_HOME": "/x"}).certs_dir[0] == "/x/containers/certs.d"
+    assert Settings(None, {"SHIPMARK_CERTS_DIR": "/a:/b", "HOME": "/h"}).certs_dir == ("/a", "/b")
+    assert Settings(None, {"SHIPMARK_CERTS_DIR": ""}).certs_dir == ()
 
 
 def test_first_root_holding_the_registry_directory_is_the_one_read(tmp_path):

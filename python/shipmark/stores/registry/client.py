@@ -45,7 +45,7 @@ from .auth import Authenticator, CredsFn, auth_error, scope_for
 from .. import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR
 from .tls import TLSConfig, TLSSettings
 from .transport import (CLIENT_CERT, DEFAULT_TIMEOUT, PLAIN, UNTRUSTED, Proxies, StreamBody,
-                        causes, env_ca_bundle, https_only_answer, make_session,
+                        causes, https_only_answer, make_session,
                         release_frames, sanitize_url, tls_failure)
 
 log = logging.getLogger("shipmark.registry")
@@ -89,9 +89,10 @@ class RegistryStore:
     def __init__(self, creds_for: Optional[CredsFn] = None,
                  insecure_registries: Iterable[str] = (), ca_file: Optional[str] = None,
                  certs_roots: Sequence[str] = (), cache: Optional[ManifestCache] = None,
+                 ca_bundle: Optional[str] = None,
                  pool_size: int = 16, timeout=DEFAULT_TIMEOUT, retries=None):
         self._session = make_session(pool_size=pool_size, retries=retries)
-        self._tls = TLSSettings(ca_file, certs_roots, base_bundle=env_ca_bundle())
+        self._tls = TLSSettings(ca_file, certs_roots, base_bundle=ca_bundle)
         self._proxies = Proxies()
         self._timeout = timeout
         self._auth = Authenticator(self._session, creds_for, self._tls_for,

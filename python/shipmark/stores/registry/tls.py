@@ -1,6 +1,7 @@
 """TLS per registry: which CAs to trust and which client certificate to show.
 
-Trust is the CA bundle requests uses by default (certifi, or `REQUESTS_CA_BUNDLE`), plus
+Trust is the CA bundle requests uses by default (certifi, or `REQUESTS_CA_BUNDLE`; settings.py
+reads it and the client passes it in as `base_bundle`), plus
 `SHIPMARK_CA_FILE`, plus the `*.crt` files of the registry's certs.d directory; the client
 certificate is the `*.cert` + `*.key` pair of that directory. So a registry that works for
 `docker pull` or `podman pull` on the machine works for shipmark without further settings.
@@ -11,7 +12,8 @@ when they carry no port) is the only one read:
   1. $XDG_CONFIG_HOME/containers/certs.d (~/.config/containers/certs.d)
   2. /etc/containers/certs.d
   3. /etc/docker/certs.d
-`SHIPMARK_CERTS_DIR` replaces that list (one or more roots, separated by `os.pathsep`).
+`SHIPMARK_CERTS_DIR` replaces that list (one or more roots, separated by `os.pathsep`); settings.py
+declares both and the store receives the roots.
 In a directory, every `*.crt` is a CA, and `x.cert` needs `x.key` beside it (and the reverse),
 as Docker requires. Python's ssl module presents one client certificate, so with several pairs
 the first by name is used. Encrypted keys are refused rather than prompted for.
@@ -22,23 +24,11 @@ import os
 import ssl
 import threading
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from ...errors import InputError
-from .. import CERTS_DIR_VAR
 
 log = logging.getLogger("shipmark.registry")
-
-
-def default_certs_roots(environ: Mapping[str, str]) -> Tuple[str, ...]:
-    """The certs.d roots in containers-certs.d(5) order, or SHIPMARK_CERTS_DIR's instead."""
-    chosen = environ.get(CERTS_DIR_VAR)
-    if chosen is not None:
-        return tuple(p for p in chosen.split(os.pathsep) if p)
-    config = environ.get("XDG_CONFIG_HOME") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".config")
-    return (os.path.join(config, "containers", "certs.d"), "/etc/containers/certs.d",
-            "/etc/docker/certs.d")
 
 
 def certs_dir_for(host: str, roots: Sequence[str]) -> Optional[Path]:

@@ -95,7 +95,7 @@ def make_session(pool_size: int = 16, retries: Optional[Retry] = None) -> reques
                          max_retries=retries if retries is not None else make_retry())
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    # No environment lookups per request (they cost a scan of os.environ each time, and
+    # No environment lookups per request (they cost a scan of the environment each time, and
     # ~/.netrc must not replace the Authorization header auth.py chose). Proxies from the
     # environment still apply: every request, registry or token service, passes
     # Proxies.for_url(url).
@@ -106,7 +106,8 @@ def make_session(pool_size: int = 16, retries: Optional[Retry] = None) -> reques
 
 class Proxies:
     """HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment, looked up once per
-    (scheme, host) for the life of one store."""
+    (scheme, host) for the life of one store. Read by requests' own rules (its
+    `get_environ_proxies`), not by settings.py: NO_PROXY matching is requests' to get right."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -205,13 +206,6 @@ def https_only_answer(resp: requests.Response) -> bool:
         return bare
     return (b"HTTP request to an HTTPS server" in body
             or b"plain HTTP request was sent to HTTPS port" in body)
-
-
-def env_ca_bundle() -> Optional[str]:
-    """What requests would have taken from the environment with trust_env on."""
-    import os
-
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 class StreamBody:
