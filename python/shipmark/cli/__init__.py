@@ -61,10 +61,11 @@ class Output:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse exits with 2 on its own; raise instead so main() reports it like any input error."""
+    """argparse exits with 2 on its own; raise instead so main() reports it like any input error
+    (main() says `shipmark: error:`; the hint names the command's help)."""
 
     def error(self, message):
-        raise InputError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+        raise InputError(message, f"see `{self.prog} --help`")
 
 
 def common(parser: argparse.ArgumentParser, top: bool = False) -> None:

@@ -23,8 +23,9 @@ def sync_flags(parser) -> None:
     add_flag(g, "description_format")
 
 
-def no_jenkins_flag(parser) -> None:
-    parser.add_argument("--no-jenkins", action="store_true", help="leave the producing build alone")
+def no_jenkins_flag(parser, more: str = "") -> None:
+    parser.add_argument("--no-jenkins", action="store_true",
+                        help="leave the producing build alone" + (f" ({more})" if more else ""))
 
 
 def after_registry_op(args, ctx, out: Output, store, updates: Iterable,

@@ -3,6 +3,7 @@
 from ..errors import InputError
 from ..settings import add_flag
 from . import Output, common, signing_flag
+from .jenkins_cmd import no_jenkins_flag
 
 # The build details a provenance record holds; each defaults to its Jenkins variable (settings.py).
 BUILD_DETAILS = ("git_commit", "git_branch", "git_url", "build_url", "job", "build_number", "builder")
@@ -26,6 +27,8 @@ def add(sub):
                    help="also write DIR/provenance.json and, for the build's description, DIR/description.txt "
                         "(.html)")
     add_flag(p, "description_format")
+    no_jenkins_flag(p, "record never calls Jenkins; with --out-dir it then writes no description file for "
+                       "the build either")
     signing_flag(p)
     common(p)
     p.set_defaults(run=run)
@@ -56,7 +59,7 @@ def run(args, ctx) -> Output:
         from ..ops import description
         data["files"] = description.write_build_files(
             args.out_dir, image=result.image, record=result.record.to_json(), stmt=result.statement,
-            fmt=ctx.settings.description_format, now=ctx.now, by=ctx.by)
+            fmt=ctx.settings.description_format, now=ctx.now, by=ctx.by, describe_build=not args.no_jenkins)
     return Output(data,
                   [f"recorded provenance of {result.image.pinned}",
                    f"  commit {values['git_commit'] or '-'} on {values['git_branch'] or '-'}, "

@@ -108,9 +108,10 @@ def tag_in(existing: Optional[str], repo: str, digest: str) -> Optional[str]:
 
 
 def write_build_files(out_dir: str, *, image: Image, record: dict, stmt: dict, fmt: str, now: datetime,
-                      by: Optional[str]) -> List[str]:
+                      by: Optional[str], describe_build: bool = True) -> List[str]:
     """OUT/provenance.json (this image's statement and record, plus every image recorded into
-    OUT by this build) and OUT/description.txt|.html (one paragraph per image)."""
+    OUT by this build) and, unless `describe_build` is off, OUT/description.txt|.html (one
+    paragraph per image, for the build's description)."""
     from ..render import write_atomic
     fmt = check_format(fmt)
     try:
@@ -126,6 +127,8 @@ def write_build_files(out_dir: str, *, image: Image, record: dict, stmt: dict, f
     images.append({k: entry[k] for k in ("image", "repo", "tag", "digest", "record")})
     doc = dict(entry, images=images)
     write_atomic(prov_path, (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    if not describe_build:
+        return [prov_path]
 
     _, commit, branch = build_of(stmt)
     block = describe(image, fmt=fmt, now=now, note="provenance recorded", by=by, commit=commit, branch=branch,

@@ -77,7 +77,11 @@ def status(*, store: Store, ref: Ref, policy: Optional[Policy], now: datetime) -
     eligible = {name: evaluate(rules, name, image.state, now, image.built_at) for name in rules.channels}
     members = [name for name in sorted(set(rules.channels) | set(image.state.promotions))
                if membership(rules, name, image.state, now, image.built_at).ok]
-    named = set(image.tags) if ref.tag else set(version_tags_of(scan.found, image.digest, scan.version_tags))
+    # The same tags however the image was named (by version, channel or digest): the tag given,
+    # its version tags (from the tag list, unless the tag given is one) and the channel tags.
+    named = {ref.tag} if ref.tag else set()
+    if ref.tag not in scan.version_tags:
+        named.update(version_tags_of(scan.found, image.digest, scan.version_tags))
     image.tags = sorted(named | set(channels), key=lambda t: (version.parse_tag(t) is None, t))
     listed = scan.found.listed(image.digest)
     not_counted = list(listed.skipped) + [
@@ -102,13 +106,15 @@ class Listing:
     repo: Ref
     images: List[Image]
     channels: Dict[str, List[str]] = field(default_factory=dict)   # digest -> channel tags
-    filtered: bool = False                                         # --state / --where / --limit given
+    filtered: bool = False                                         # --state / --where / --eligible given
     any_images: bool = True                                        # the repository has version tags
+    eligible: Dict[str, List[str]] = field(default_factory=dict)   # digest -> channels it may enter
 
     def to_json(self) -> dict:
         return {"repo": self.repo.name, "images": [
             {"tag": i.tags[0], "tags": i.tags, "digest": i.digest, "image": i.pinned,
              "summary": summary(i.state), "channels": self.channels.get(i.digest, []),
+             "eligible": self.eligible.get(i.digest, []),
              "state": i.state.to_json(), "untrusted": [u.to_json() for u in i.untrusted]}
             for i in self.images]}
 
@@ -131,24 +137,44 @@ def _matches(image: Image, state_filter: Optional[str], where: Dict[str, str]) -
     return all((state.result(suite) or "none") == result for suite, result in where.items())
 
 
+def eligible_channels(policy: Optional[Policy], image: Image, now: datetime) -> List[str]:
+    """The policy's channels this image may enter now (as promote decides), in policy order."""
+    if policy is None:
+        return []
+    return [name for name in policy.channels if evaluate(policy, name, image.state, now, image.built_at).ok]
+
+
 def list_images(*, store: Store, repo: Ref, state: Optional[str] = None, where: List[str] = (),
                 limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
-                policy: Optional[Policy] = None, now: Optional[datetime] = None) -> Listing:
+                policy: Optional[Policy] = None, now: Optional[datetime] = None,
+                eligible_for: Optional[str] = None) -> Listing:
+    """`eligible_for`: only images the policy lets into that channel now."""
     if state is not None and state not in STATES:
         raise InputError(f"--state {state!r} is not a state", f"use one of: {', '.join(STATES)}")
     conditions = parse_where(list(where))
+    if eligible_for is not None:
+        if policy is None:
+            raise InputError(f"no policy says which images may enter {eligible_for!r}",
+                             "give the policy that names the channel")
+        policy.channel(eligible_for)   # a channel the policy does not name is bad input
     scan = Scan(store, repo, progress, policy=policy, now=now)
     images: List[Image] = []
+    eligible: Dict[str, List[str]] = {}
     for image in scan.images():
-        if _matches(image, state, conditions):
-            images.append(image)
-            if limit and len(images) >= limit:
-                break
+        if not _matches(image, state, conditions):
+            continue
+        if eligible_for is not None and not evaluate(policy, eligible_for, image.state, scan.now,
+                                                     image.built_at).ok:
+            continue
+        images.append(image)
+        eligible[image.digest] = eligible_channels(policy, image, scan.now)
+        if limit and len(images) >= limit:
+            break
     channels: Dict[str, List[str]] = {}
     listed = {i.digest: i for i in images}
     for tag in scan.other_tags:
         digest = scan.channel_digest(tag)
         if digest in listed and channel_tags([tag], listed[digest]):
             channels.setdefault(digest, []).append(tag)
-    return Listing(repo, images, channels, filtered=bool(state or conditions),
-                   any_images=bool(scan.version_tags))
+    return Listing(repo, images, channels, filtered=bool(state or conditions or eligible_for),
+                   any_images=bool(scan.version_tags), eligible=eligible)

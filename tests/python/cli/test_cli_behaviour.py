@@ -125,6 +125,77 @@ def test_list_says_when_there_are_no_images(cli, tmp_path):
     assert run.code == 0 and "has no version tags" in run.out
 
 
+# -- issue 10: what a new user trips over ----------------------------------------------------------
+
+def test_list_shows_the_channels_each_image_may_enter(cli, layout, two, tmp_path):
+    (tmp_path / "shipmark.yaml").write_text(
+        "channels:\n  testing: {require: [unit]}\n  stable: {require: [unit, acceptance], after: testing}\n")
+    cli("mark", layout, "--suite", "unit", "--result", "passed")
+    listing = cli("--json", "list", layout.repo.name).json
+    assert [(i["tag"], i["eligible"]) for i in listing["images"]] == [(two.tag, []), (layout.tag, ["testing"])]
+    text = cli("list", layout.repo.name).out.splitlines()
+    assert text[1].endswith("may enter: testing") and "may enter" not in text[0]
+
+
+def test_list_eligible_filters_by_channel(cli, layout, two, tmp_path):
+    cli("mark", two, "--suite", "unit", "--result", "passed")
+    only = cli("--json", "list", layout.repo.name, "--eligible", "testing").json
+    assert [i["tag"] for i in only["images"]] == [two.tag]
+    other = tmp_path / "other.yaml"
+    other.write_text("channels:\n  testing: {}\n")
+    both = cli("--json", "list", layout.repo.name, "--eligible", "testing", "--policy", other).json
+    assert [i["tag"] for i in both["images"]] == [two.tag, layout.tag]
+    assert "no image in" in cli("list", layout.repo.name, "--eligible", "testing", "--state", "untested").out
+
+
+def test_list_eligible_needs_a_channel_of_the_policy(cli, layout, tmp_path):
+    unknown = cli("list", layout.repo.name, "--eligible", "qa")
+    assert unknown.code == 2 and "channel 'qa' is not in shipmark.yaml" in unknown.err
+    (tmp_path / "shipmark.yaml").unlink()
+    none = cli("list", layout.repo.name, "--eligible", "testing")
+    assert none.code == 2 and "no policy" in none.err
+
+
+@pytest.mark.parametrize("argv, message, hint", [
+    (["--bogus"], "unrecognized arguments: --bogus", "shipmark --help"),
+    (["status", "ocidir://x:1", "--bogus"], "unrecognized arguments: --bogus", "shipmark --help"),
+    (["status"], "the following arguments are required: IMAGE", "shipmark status --help"),
+    (["list", "ocidir://x", "--state", "odd"], "argument --state: invalid choice: 'odd'", "shipmark list --help"),
+])
+def test_a_usage_error_says_shipmark_once(cli, argv, message, hint):
+    run = cli(*argv)
+    first, second = run.err.splitlines()[:2]
+    assert run.code == 2 and first.startswith(f"shipmark: error: {message}"), run.err
+    assert first.count("shipmark") == 1
+    assert second == f"hint: see `{hint}`"
+
+
+def test_status_by_channel_tag_lists_every_tag_of_the_image(cli, store):
+    from datetime import datetime, timezone
+
+    from shipmark.core.policy import Policy
+    from shipmark.ops import channel
+
+    repo = store.repo
+    ref = repo.with_tag("1.0.1-b1.20261101.abcdef1")
+    push_sample_image(store.store, ref, "app", datetime(2026, 11, 1, tzinfo=timezone.utc))
+    channel.promote(store=store.store, ref=ref, channel="stable", policy=Policy.open(),
+                    now=datetime(2026, 11, 2, tzinfo=timezone.utc), by="ci")
+    by_version = cli("--json", "status", ref, "--no-policy").json
+    by_channel = cli("--json", "status", repo.with_tag("stable"), "--no-policy").json
+    by_digest = cli("--json", "status", repo.with_digest(by_version["digest"]), "--no-policy").json
+    assert by_version["tags"] == by_channel["tags"] == by_digest["tags"] == [ref.tag, "stable"]
+    assert f"tags:     {ref.tag}, stable" in cli("status", repo.with_tag("stable"), "--no-policy").out
+
+
+def test_record_takes_no_jenkins_like_the_other_writing_commands(cli, layout, tmp_path):
+    run = cli("--json", "record", layout, "--git-commit", "abc1234", "--no-jenkins", "--out-dir", "out")
+    assert run.code == 0, run.err
+    assert run.json["files"] == [os.path.join("out", "provenance.json")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["provenance.json"]
+    assert [r["kind"] for r in cli("--json", "status", layout).json["timeline"]] == ["provenance"]
+
+
 # -- settings: flag, then variable, then default (python/shipmark/settings.py) ---------------------
 
 def test_a_bad_timeout_variable_is_exit_2_with_one_line_for_any_command(cli, layout, env):
