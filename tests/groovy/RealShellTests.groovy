@@ -48,6 +48,19 @@ class RealShellTests extends StepTestCase {
     }
 
     @Test
+    void a_shipmark_on_path_of_another_version_is_passed_over_for_a_virtualenv_of_the_librarys() {
+        String version = new File(PipelineHarness.ROOT, 'resources/dev/shipmark/VERSION').text.trim()
+        File venvs = new File(h.tmpDir, 'venvs')
+        h.baseEnv.FAKE_SHIPMARK_VERSION = '0.0.9'
+        h.baseEnv.SHIPMARK_PYTHON = new File(PipelineHarness.ROOT, 'tests/groovy/fixtures/fake-python/python').path
+        h.baseEnv.SHIPMARK_VENV_ROOT = venvs.path
+        String located = h.loadStep('withShipmark').call([:]) { h.currentEnv().SHIPMARK }
+        assertTrue(located, located.startsWith("${venvs.path}/${version}-".toString()))
+        assertEquals("shipmark ${version}\n".toString(), [located, '--version'].execute().text)
+        assertTrue(h.log.join('\n'), h.log.join('\n').contains("not using ${FAKE_HELPER_DIR.path}/shipmark: it reports 'shipmark 0.0.9'".toString()))
+    }
+
+    @Test
     void hostile_values_reach_the_real_helper_unchanged_and_nothing_runs() {
         hostile().each { String value ->
             h.runStep('promoteImage', [image: value, to: value, reason: value, force: true, policy: value, copyTo: value, badge: false])
