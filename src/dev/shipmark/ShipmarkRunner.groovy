@@ -127,7 +127,8 @@ class ShipmarkRunner implements Serializable {
 
     private void failToLocate(Object status) {
         script.error("${step}: could not find or install the shipmark helper (run-shipmark.sh exited with ${status}; see the log above). " +
-            'Put shipmark on the PATH of this agent, or set SHIPMARK_PIP_SPEC to something pip can install.')
+            "Put shipmark of this library's version on the PATH of this agent, or let pip install it " +
+            '(PIP_INDEX_URL, SHIPMARK_PIP_SPEC or SHIPMARK_LIBRARY_DIR; see "Helper" in withShipmark\'s help).')
     }
 
     /** The `withCredentials` bindings a command gets from this step's own credential ids. */
