@@ -5,6 +5,7 @@ from __future__ import annotations  # annotations stay strings: no `typing` at s
 import sys
 
 from .errors import InputError, ShipmarkError
+from .terminal import json_text, to_stderr
 
 UNEXPECTED = 1
 INTERRUPTED = 130
@@ -73,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(exc: ShipmarkError, code: int, wants_json: bool) -> int:
-    sys.stderr.write(f"shipmark: error: {exc.message}\n")
+    # Messages quote registry answers (tags, reasons, error bodies): printed escaped.
+    to_stderr(f"shipmark: error: {exc.message}")
     for reason in getattr(exc, "reasons", []):
-        sys.stderr.write(f"  - {reason}\n")
+        to_stderr(f"  - {reason}")
     if exc.hint:
-        sys.stderr.write(f"hint: {exc.hint}\n")
+        to_stderr(f"hint: {exc.hint}")
     if wants_json:
-        import json
-        sys.stdout.write(json.dumps({"error": exc.to_json()}, indent=2) + "\n")
+        sys.stdout.write(json_text({"error": exc.to_json()}) + "\n")
     return code
 
 

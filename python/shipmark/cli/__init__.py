@@ -1,7 +1,8 @@
 """The command line: argparse with one module per command.
 
 Each command module has `add(subparsers)`, which declares its flags and sets `run`; `run(args, ctx)`
-calls one use case in `ops` and returns an Output (JSON-able data and text lines)."""
+calls one use case in `ops` and returns an Output (JSON-able data and text lines), which `run` prints
+through shipmark.terminal: values read from registries reach the terminal escaped."""
 
 from __future__ import annotations  # annotations stay strings: no `typing` at start-up
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import InputError
 from ..settings import add_flag, environment_help
+from ..terminal import json_text, log_to_stderr, printable
 
 # name -> (module under shipmark.cli, one line for the top-level --help); the order of --help.
 # Only the chosen command's module is imported: `shipmark --help` and every command start fast.
@@ -133,15 +135,15 @@ def run(argv: list[str]) -> int:
         (own or parser).print_help(sys.stderr)
         return 2
     from .context import Context
+    log_to_stderr()
     ctx = Context(args)
     try:
         out = args.run(args, ctx)
     finally:
         ctx.close()
     if args.json:
-        import json
-        sys.stdout.write(json.dumps(out.data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(out.data) + "\n")
     else:
         for line in out.lines:
-            sys.stdout.write(line + "\n")
+            sys.stdout.write(printable(line) + "\n")
     return out.code

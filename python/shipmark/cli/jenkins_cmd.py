@@ -5,12 +5,12 @@ declares their flags and `after_registry_op` updates the producing build once th
 operation is done, turning Jenkins failures into a warning (exit 5 only with --strict-jenkins).
 """
 
-import sys
 from typing import Iterable, List, Optional
 
 from ..errors import InputError, NotFoundError, ShipmarkError
 from ..jenkins import BuildRef, parse_job
 from ..settings import add_flag
+from ..terminal import to_stderr
 from . import Output, common
 
 
@@ -91,8 +91,8 @@ def _warn(r, strict: bool) -> None:
     where = f" build {r.job} #{r.number}" if r.job else " the producing build"
     message = r.error.message if r.error else "unknown failure"
     hint = f"; hint: {r.error.hint}" if r.error and r.error.hint else ""
-    sys.stderr.write(f"shipmark: {label}: jenkins: could not update{where} of {r.image}: {message}"
-                     f" (the registry change stands{hint})\n")
+    to_stderr(f"shipmark: {label}: jenkins: could not update{where} of {r.image}: {message}"
+              f" (the registry change stands{hint})")
 
 
 def _sync_line(r) -> str:

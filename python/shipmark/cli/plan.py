@@ -10,6 +10,7 @@ from ..core.services import ServicesFile
 from . import Output, common
 from ..errors import InputError
 from ..settings import add_flag
+from ..terminal import to_stderr
 
 
 def services_flags(p, channel_help: str = "channel for services that name none (default: the file's, else stable)"):
@@ -84,8 +85,7 @@ def run(args, ctx) -> Output:
                          retry_failed=args.retry_failed)
     code = 0
     if result.missing and args.require_all:
-        import sys
-        sys.stderr.write(f"shipmark: error: no image for {', '.join(result.missing)} (--require-all)\n")
+        to_stderr(f"shipmark: error: no image for {', '.join(result.missing)} (--require-all)")
         code = 3
     return Output(result.to_json(), plan_lines(result), code)
 

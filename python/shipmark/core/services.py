@@ -147,7 +147,7 @@ class ServicesFile:
         raw = data.get("services")
         if not isinstance(raw, list) or not raw:
             fail("services", "expected a list of services, each with name and repo",
-                 "write services:\n  - name: api\n    repo: registry.example.com/team/api")
+                 "e.g. services: [{name: api, repo: registry.example.com/team/api}]")
         services: List[Service] = []
         first_seen: Dict[str, str] = {}
         repos: Dict[str, Tuple[str, Service]] = {}
