@@ -11,12 +11,13 @@ import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import InputError
-from . import dsse
+from . import dsse, text
 from . import mediatype as mt
 from .descriptor import Descriptor, Manifest, artifact_manifest, canonical_json
+from .ref import DIGEST_RE, TAG_RE
 
 PROVENANCE, TEST, PROMOTION, REJECTION, RESTORATION, DEPLOYMENT = (
     "provenance", "test", "promotion", "rejection", "restoration", "deployment")
@@ -70,6 +71,57 @@ def check_text(what: str, value: Optional[str]) -> Optional[str]:
     if value is not None and len(value) > MAX_TEXT:
         raise InputError(f"{what} is {len(value)} characters long", f"keep it under {MAX_TEXT} characters")
     return value
+
+
+# What a summary value read from a registry must be, whole, before it counts. Names and digests
+# end up in tags, deploy files and terminals, so they match their format in full; `by` is free
+# text (a build URL or a user), shown escaped. build() checks what it writes the same way.
+_BRANCH_RE = re.compile(rf"[^ {text.C0}{text.NOT_C0}]{{1,255}}\Z")   # git allows no space or control
+_SUMMARY_FORMATS: Dict[str, Tuple[str, Callable[[str], object]]] = {
+    mt.A_SUITE: ("a name", _NAME_RE.match),
+    mt.A_CHANNEL: ("a name", _NAME_RE.match),
+    mt.A_TARGET: ("a name", _NAME_RE.match),
+    mt.A_BRANCH: ("a branch name", _BRANCH_RE.match),
+    mt.A_PREVIOUS: ("a digest or 'none'", lambda v: v == "none" or DIGEST_RE.match(v)),
+    mt.A_POLICY: ("a digest, 'none' or 'unknown'", lambda v: v in ("none", "unknown") or DIGEST_RE.match(v)),
+}
+
+
+def summary_problem(kind: str, summary: Mapping) -> Optional[str]:
+    """Why a record's summary cannot count as written (a forged or damaged record), or None."""
+    for key in SUMMARY_KEYS:
+        value = summary.get(key)
+        if value is not None and not isinstance(value, str):
+            return f"summary {key} is not a string"
+    allowed = DEPLOY_RESULTS if kind == DEPLOYMENT else RESULTS
+    if summary.get(mt.A_RESULT) is not None and summary[mt.A_RESULT] not in allowed:
+        return f"summary {mt.A_RESULT} is {summary[mt.A_RESULT]!r}, not one of {', '.join(allowed)}"
+    for key, (what, fits) in _SUMMARY_FORMATS.items():
+        value = summary.get(key)
+        if value is not None and not fits(value):
+            return f"summary {key} is {_shown(value)}, not {what}"
+    return None
+
+
+def predicate_problem(kind: str, predicate: Mapping) -> Optional[str]:
+    """Why a predicate's values that shipmark uses cannot count, or None: the tag of a deployment
+    goes into the deploy files `deployed --rollback` renders; a restoration's `restores` are digests."""
+    if kind == DEPLOYMENT:
+        tag = predicate.get("tag")
+        if tag is not None and not (isinstance(tag, str) and TAG_RE.match(tag)):
+            return f"deployment tag {_shown(tag)} is not a tag"
+    if kind == RESTORATION:
+        named = predicate.get("restores")
+        if named is not None and not (isinstance(named, list)
+                                      and all(isinstance(d, str) and DIGEST_RE.match(d) for d in named)):
+            return "restores is not a list of digests"
+    return None
+
+
+def _shown(value: object) -> str:
+    """A value quoted for a reason, shortened: the reason is for people, the record keeps it all."""
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 @dataclass(frozen=True)
@@ -154,6 +206,9 @@ def build(kind: str, subject: Descriptor, subject_name: str, predicate: Mapping,
                        (mt.A_PREVIOUS, previous), (mt.A_POLICY, policy)):
         if value:
             annotations[key] = value
+    problem = summary_problem(kind, annotations) or predicate_problem(kind, predicate)
+    if problem is not None:
+        raise InputError(f"{kind} record not written: {problem}", "readers would not count it; fix the value")
     statement = {
         "_type": mt.STATEMENT_V1,
         "subject": [{"name": subject_name, "digest": {"sha256": subject.digest.split(":", 1)[1]},

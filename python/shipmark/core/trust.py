@@ -7,6 +7,8 @@ A record counts when
   predicate type; every summary key with the summary signed inside the Statement, or for
   records written before that existed, the test result with the predicate's),
 - it is not dated more than FUTURE_SKEW after the reader's clock,
+- every summary value, and the predicate values shipmark uses (a deployment's tag), is whole and
+  of its own format (core.record.summary_problem): a name holds no newline, a digest is one,
 - and, when the policy names `signers`, a key that `trust` allows for its kind (and suite)
   signed the envelope (a rejection counts whoever wrote it unless `trust.rejection` says).
 Everything else is reported with the reason, never counted.
@@ -22,10 +24,14 @@ from . import dsse
 from .dsse import Verifier
 from . import mediatype as mt
 from .policy import Policy
-from .record import PREDICATE_TYPES, RESTORATION, SUMMARY_KEYS, TEST, Record, parse_time
+from .record import (PREDICATE_TYPES, RESTORATION, SUMMARY_KEYS, TEST, Record, parse_time, predicate_problem,
+                     summary_problem)
 
 # Records dated later than this past the reader's clock are ignored: a clock cannot win by lying.
 FUTURE_SKEW = timedelta(minutes=10)
+# What read_record checks, as a name readings are kept under: a reading kept by a shipmark that
+# checked less (before names and tags were checked in full: rules 1) is read again.
+READING_RULES = "rules=2"
 _KIND_OF = {v: k for k, v in PREDICATE_TYPES.items()}
 
 
@@ -151,10 +157,12 @@ def read_record(digest: str, manifest: Mapping, layer_media_type: Optional[str],
     created = parse_time(summary.get(mt.A_CREATED, ""))
     if created is None or created.tzinfo is None:
         return Reading(None, "no valid created time")
+    problem = summary_problem(kind, summary) or predicate_problem(kind, predicate)
+    if problem is not None:
+        return Reading(None, problem)
     restores: Tuple[str, ...] = ()
     if kind == RESTORATION:
-        named = predicate.get("restores")
-        restores = tuple(d for d in named if isinstance(d, str)) if isinstance(named, list) else ()
+        restores = tuple(predicate.get("restores") or ())
     record = Record.from_summary(digest, summary, restores, sorted(signed_by))
     return Reading(record, None, signatures, signed_summary)
 

@@ -17,7 +17,7 @@ from ..core.record import NewRecord, Record, parse_time
 from ..core.ref import Ref
 from ..core.state import ImageState, fold
 from ..core.dsse import Verifier
-from ..core.trust import Reading, Untrusted, admit, is_record, keys_id, read_record
+from ..core.trust import READING_RULES, Reading, Untrusted, admit, is_record, keys_id, read_record
 from ..errors import InputError, NotFoundError
 from ..stores.base import Store
 from ..stores.discovery import Discovery, is_internal_tag
@@ -69,7 +69,7 @@ def checked_records(found: Discovery, subject_digest: str, policy: Optional[Poli
     do not, with the reason."""
     now = now or datetime.now(timezone.utc)
     signers = policy.signers if policy is not None else {}
-    read_with = f"{subject_digest} {keys_id(signers)}"
+    read_with = f"{subject_digest} {keys_id(signers)} {READING_RULES}"
     counted: List[Record] = []
     ignored: List[Untrusted] = []
     for desc in found.records(subject_digest):

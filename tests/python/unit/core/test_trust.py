@@ -9,7 +9,7 @@ import pytest
 from shipmark import keys
 from shipmark.core import dsse
 from shipmark.core import mediatype as mt
-from shipmark.core.descriptor import Descriptor
+from shipmark.core.descriptor import Descriptor, artifact_manifest
 from shipmark.core.policy import Policy
 from shipmark.core import record as rec
 from shipmark.core.trust import check_record
@@ -161,3 +161,59 @@ def test_verified_signatures_are_remembered_per_key_and_failures_never(tmp_path)
     again = keys.parse_public(CI.public.pem(), "key", cache_root=str(tmp_path))
     again._check = lambda sig, data: pytest.fail("a remembered signature is verified again")
     assert again.verify(good, message)
+
+
+# -- values a forged record carries -----------------------------------------------------------------
+
+def forged(kind, summary, predicate):
+    """An unsigned record made by hand, as anyone with push rights can write one."""
+    notes = {mt.A_CREATED: rec.format_time(NOW - timedelta(hours=1)), mt.A_KIND: kind, **summary}
+    statement = {"_type": mt.STATEMENT_V1, "predicateType": rec.PREDICATE_TYPES[kind], "predicate": predicate,
+                 "subject": [{"name": "reg/app", "digest": {"sha256": IMAGE.digest[7:]}, "annotations": notes}]}
+    payload = json.dumps(statement).encode()
+    manifest, _ = artifact_manifest(mt.RECORD_ARTIFACT, payload, mt.IN_TOTO, rec.PAYLOAD_FILE, notes, IMAGE)
+    return check_record(manifest.digest, manifest.data, mt.IN_TOTO, payload, IMAGE.digest, None, NOW)
+
+
+DIGEST = "sha256:" + "ef" * 32
+
+
+@pytest.mark.parametrize("kind, summary, predicate, why", [
+    ("test", {mt.A_SUITE: "unit\nacceptance", mt.A_RESULT: "passed"}, {"result": "PASSED"},
+     "summary dev.shipmark.suite is 'unit\\nacceptance', not a name"),
+    ("test", {mt.A_SUITE: ["unit"], mt.A_RESULT: "passed"}, {"result": "PASSED"},
+     "summary dev.shipmark.suite is not a string"),
+    ("promotion", {mt.A_CHANNEL: "stable\x1b[0m"}, {}, "summary dev.shipmark.channel is 'stable\\x1b[0m', not a name"),
+    ("promotion", {mt.A_CHANNEL: "stable", mt.A_PREVIOUS: DIGEST + "\n"}, {},
+     f"summary dev.shipmark.previous is '{DIGEST}\\n', not a digest or 'none'"),
+    ("promotion", {mt.A_CHANNEL: "stable", mt.A_POLICY: DIGEST + "$(id)"}, {},
+     f"summary dev.shipmark.policy is '{DIGEST}$(id)', not a digest, 'none' or 'unknown'"),
+    ("provenance", {mt.A_BRANCH: "master\u202e"}, {},
+     "summary dev.shipmark.branch is 'master\\u202e', not a branch name"),
+    ("deployment", {mt.A_TARGET: "prod\n", mt.A_RESULT: "succeeded"}, {},
+     "summary dev.shipmark.target is 'prod\\n', not a name"),
+    ("deployment", {mt.A_TARGET: "prod", mt.A_RESULT: "passed"}, {},
+     "summary dev.shipmark.result is 'passed', not one of succeeded, failed"),
+    ("deployment", {mt.A_TARGET: "prod", mt.A_RESULT: "succeeded"}, {"tag": "1.0\nevil: {image: x}"},
+     "deployment tag '1.0\\nevil: {image: x}' is not a tag"),
+    ("deployment", {mt.A_TARGET: "prod", mt.A_RESULT: "succeeded"}, {"tag": ["1.0"]},
+     "deployment tag ['1.0'] is not a tag"),
+    ("restoration", {}, {"restores": [DIGEST + "\n"]}, "restores is not a list of digests"),
+])
+def test_a_forged_value_out_of_its_format_does_not_count(kind, summary, predicate, why):
+    assert forged(kind, summary, predicate) == (None, why)
+
+
+def test_free_text_counts_as_written():
+    """`by` is free text (shown escaped); names and tags in their format count."""
+    record, why = forged("deployment", {mt.A_TARGET: "prod", mt.A_RESULT: "succeeded", mt.A_PREVIOUS: "none",
+                                        mt.A_BY: "ci\x1b[2J\u202e"}, {"tag": "1.0.0-b1.20261101.abc1234"})
+    assert why is None and record.by == "ci\x1b[2J\u202e" and record.target == "prod"
+
+
+@pytest.mark.parametrize("summary, predicate", [({"branch": "feature x"}, {}), ({"target": "prod"}, {"tag": "1.0\n"})])
+def test_shipmark_writes_no_record_that_readers_would_not_count(summary, predicate):
+    kind = "deployment" if "target" in summary else "provenance"
+    with pytest.raises(InputError) as err:
+        rec.build(kind, IMAGE, "reg/app", predicate, NOW, "ci", **summary)
+    assert err.value.message.startswith(f"{kind} record not written: ")
