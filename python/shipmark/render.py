@@ -2,12 +2,14 @@
 
 Packaged templates live in `shipmark/templates/` (`deploy/*.j2` for deploy files, `board.html.j2`).
 A user's template is a file path; it may include packaged templates. Undefined variables are errors
-(StrictUndefined), HTML templates are autoescaped, plain text is not. Every template error becomes
-an InputError naming the template file and line. Files are written atomically: a temp file beside
-the target, then a rename.
+(StrictUndefined), HTML templates are autoescaped, plain text is not: deploy templates quote each
+value for their format themselves (`tojson` in YAML, `shell_quote` in env files). Every template
+error becomes an InputError naming the template file and line. Files are written all or nothing:
+every file to a temp file beside its target first, then the renames.
 """
 
 import os
+import shlex
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -29,6 +31,12 @@ def env_name(value: str) -> str:
     return out if not out[:1].isdigit() else "_" + out
 
 
+def shell_quote(value: object) -> str:
+    """A value as one shell word that a shell reads back unchanged and never expands
+    (`$(...)`, backquotes, `;`): single-quoted where it needs quoting."""
+    return shlex.quote(str(value))
+
+
 def _environment(search_dir: Optional[str] = None):
     import jinja2   # lazily: most commands never render
 
@@ -38,6 +46,7 @@ def _environment(search_dir: Optional[str] = None):
                              autoescape=_autoescape, keep_trailing_newline=True, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["env_name"] = env_name
+    env.filters["shell_quote"] = shell_quote
     return env
 
 
@@ -142,42 +151,63 @@ def render_all(templates: List[Template], context: Dict) -> Dict[str, bytes]:
 
 
 def write_files(directory: str, files: Dict[str, bytes]) -> Written:
+    """All or nothing: every changed file is written to a temp file beside it first; only when all
+    are written do the renames replace the old files (a full disk leaves the old set whole)."""
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create {directory}: {exc.strerror}", "pass --out DIR, a writable directory") from None
     written = Written()
-    for name in sorted(files):
-        path = os.path.join(directory, name)
-        written.files.append(path)
-        try:
-            with open(path, "rb") as fh:
-                if fh.read() == files[name]:
-                    continue
-        except OSError:
-            pass
-        write_atomic(path, files[name])
-        written.changed.append(path)
+    staged: List[Tuple[str, str]] = []   # (temp file, target)
+    try:
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            written.files.append(path)
+            if not _unchanged(path, files[name]):
+                staged.append((_stage(path, files[name]), path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+            written.changed.append(path)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return written
+
+
+def _unchanged(path: str, data: bytes) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read() == data
+    except OSError:
+        return False
+
+
+def _stage(path: str, data: bytes) -> str:
+    """`data` in a new temp file beside `path` (same file system, so the rename is atomic)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        return tmp
+    except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise InputError(f"cannot write {path}: {exc.strerror}", "choose a writable directory") from None
 
 
 def write_atomic(path: str, data: bytes) -> None:
     """Readers (the apply command, the HTML publisher) see the old file or the new one, never half."""
-    directory = os.path.dirname(os.path.abspath(path))
+    tmp = _stage(path, data)
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}", "choose a writable directory") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
 
 
 def render_page(name: str, context: Dict) -> str:

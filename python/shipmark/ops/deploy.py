@@ -17,7 +17,7 @@ from ..core import record as rec
 from ..core.descriptor import Descriptor
 from ..core.policy import Policy, membership
 from ..core.record import Record
-from ..core.ref import Ref
+from ..core.ref import DIGEST_RE, TAG_RE, Ref
 from ..core.services import Service, ServicesFile, check_target, deployed_tag
 from ..errors import InputError, NotFoundError, RemoteError
 from ..stores.base import Store
@@ -105,7 +105,7 @@ def _recorded_tag(store: Store, repo: Ref, record: Optional[Record]) -> Optional
         tag = (statement(store, repo, record.digest).get("predicate") or {}).get("tag")
     except (NotFoundError, RemoteError, InputError, AttributeError):
         return None   # a record shipmark did not write: the digest is shown instead
-    return tag if isinstance(tag, str) else None
+    return tag if isinstance(tag, str) and TAG_RE.match(tag) else None
 
 
 def running_digest(found: Discovery, target: str) -> Optional[Descriptor]:
@@ -304,10 +304,17 @@ def chosen_from_json(data: Any, services: ServicesFile, names: List[str] = (), s
         except InputError:
             raise InputError(f"{source}: services[{i}] ({name}).digest: expected sha256:<64 hex>, "
                              f"got {digest!r}") from None
+        if tag not in (None, "") and not (isinstance(tag, str) and TAG_RE.match(tag)):
+            raise InputError(f"{source}: services[{i}] ({name}).tag: expected a tag (A-Z a-z 0-9 _ . -), "
+                             f"got {tag!r}", "plan again: shipmark plan --services F --json > plan.json")
         if entry.get("repo") not in (None, service.repo.name):
             raise InputError(f"{source}: services[{i}] ({name}).repo is {entry.get('repo')}, but "
                              f"{services.source} says {service.repo.name}", "plan again with the current services file")
         channel = entry.get("channel") or services.channel_for(service, data.get("channel"))
+        try:
+            rec.check_name("channel", channel)
+        except InputError as exc:
+            raise InputError(f"{source}: services[{i}] ({name}): {exc.message}", exc.hint) from None
         out.append(Chosen(service, channel, service.repo, digest, tag or ""))
     return sorted(out, key=lambda c: c.service.name)
 
@@ -328,13 +335,26 @@ class Rendered:
                              for c in self.services]}
 
 
+def _check_image(c: Chosen) -> None:
+    """Digest and tag reach deploy files, and shells and YAML parsers read those: each must be
+    what it claims to be, whole (a tag or digest a registry or a record made up stops here)."""
+    hint = ("the registry (or something between it and shipmark) answered a value no registry "
+            "writes: nothing was written; check the registry and render again")
+    if not isinstance(c.digest, str) or not DIGEST_RE.match(c.digest):
+        raise RemoteError(f"service {c.service.name}: image digest {c.digest!r} is not sha256:<64 hex>", hint)
+    if c.tag and (not isinstance(c.tag, str) or not TAG_RE.match(c.tag)):
+        raise RemoteError(f"service {c.service.name}: image tag {c.tag!r} is not a valid tag", hint)
+
+
 def template_context(chosen: List[Chosen], services: ServicesFile, target: Optional[str]) -> dict:
     """What deploy templates see. Only the images and the services file's values go in (no time,
-    no 'what changed'), so the same images give the same bytes."""
+    no 'what changed'), so the same images give the same bytes. Every image is checked first, so a
+    bad value stops the render before any file is written."""
+    if target:
+        check_target(target)
     rows = []
     for c in sorted(chosen, key=lambda c: c.service.name):
-        if not c.digest.startswith("sha256:"):
-            raise InputError(f"service {c.service.name}: image is not pinned by digest")
+        _check_image(c)
         rows.append({"name": c.service.name, "repo": c.repo.name, "image": c.pinned, "tag": c.tag,
                      "digest": c.digest, "channel": c.channel, "vars": services.vars_for(c.service)})
     return {"services": rows, "by_name": {r["name"]: r for r in rows}, "target": target or "",

@@ -106,7 +106,7 @@ def test_rendering_is_byte_stable_across_processes(shared_story):
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes()
         text = (a / name).read_text()
-        assert "latest" not in text and text.count("@sha256:") + text.count("digest: sha256:") == 3
+        assert "latest" not in text and text.count("@sha256:") + text.count('digest: "sha256:') == 3
 
 
 def test_deployment_records_round_trip(shared_story):

@@ -7,7 +7,7 @@ import pytest
 
 from shipmark import render, servicesfile
 from shipmark.core.ref import parse_repo
-from shipmark.errors import InputError
+from shipmark.errors import InputError, RemoteError
 from shipmark.ops import deploy
 
 DIGEST = "sha256:" + "ab" * 32
@@ -113,8 +113,9 @@ def test_unchanged_files_are_left_alone(tmp_path):
 
 
 def test_an_unpinned_image_is_refused():
+    # Plan files are checked where they are read; what reaches this check came from a registry.
     service = SERVICES.services[0]
-    with pytest.raises(InputError):
+    with pytest.raises(RemoteError):
         deploy.template_context([deploy.Chosen(service, "stable", parse_repo("reg.io/x"), "latest", "")],
                                 SERVICES, "prod")
 
