@@ -7,6 +7,7 @@ regular expressions.
 
     proxy = FaultProxy("127.0.0.1:5000").start()
     proxy.fail(method="GET", path=r"/manifests/", times=1)        # first matching GET -> 503
+    proxy.fail(method="PUT", path=r"/manifests/v1$", applied=True)  # done upstream, then 503
     proxy.drop(method="PUT", path=r"/manifests/v1$", nth=2)       # second such PUT -> dropped
     proxy.rewrite(r"from=[^&]*", "from=elsewhere", method="POST")   # forwarded, altered
     store.get_manifest(parse(f"{proxy.host}/app:v1"))           # talks to the proxy
@@ -33,8 +34,9 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriz
 class Rule:
     """Fire `action` on matching requests number nth, nth+1, ... (times of them; None = all).
 
-    action: "fail" answers `status` with a small distribution-spec error body; "drop" closes
-    the connection after reading the request, without answering; "rewrite" forwards the
+    action: "fail" answers `status` with a small distribution-spec error body (with `applied`,
+    after forwarding the request: the change happened, the client is told it failed); "drop"
+    closes the connection after reading the request, without answering; "rewrite" forwards the
     request with `re.sub(*sub, path)` applied to its path and query."""
 
     action: str
@@ -44,6 +46,7 @@ class Rule:
     times: Optional[int] = 1
     status: int = 503
     sub: Optional[tuple] = None       # (pattern, replacement) for "rewrite"
+    applied: bool = False             # "fail" after forwarding
     seen: int = 0                     # matching requests so far
     fired: int = 0                    # requests this rule failed or dropped
 
@@ -135,8 +138,8 @@ class FaultProxy:
         return rule
 
     def fail(self, method: Optional[str] = None, path: Optional[str] = None, nth: int = 1,
-             times: Optional[int] = 1, status: int = 503) -> Rule:
-        return self.add_rule(Rule("fail", method, path, nth, times, status))
+             times: Optional[int] = 1, status: int = 503, applied: bool = False) -> Rule:
+        return self.add_rule(Rule("fail", method, path, nth, times, status, applied=applied))
 
     def drop(self, method: Optional[str] = None, path: Optional[str] = None, nth: int = 1,
              times: Optional[int] = 1) -> Rule:
@@ -224,6 +227,11 @@ def _make_handler(proxy: FaultProxy):
                 entry.action = "rewrite"
                 self.path = re.sub(rule.sub[0], rule.sub[1], self.path)
                 rule = None
+            if rule is not None and rule.applied:
+                try:
+                    self._forward(method, body)
+                except (OSError, http.client.HTTPException):
+                    self._close_upstream()
             if rule is not None:
                 payload = (b'{"errors":[{"code":"UNAVAILABLE","message":"injected by '
                            b'faultproxy"}]}')

@@ -228,8 +228,8 @@ def evaluate(policy: Policy, channel: str, state: ImageState, now: datetime,
     for suite in rules.block_on:
         if state.result(suite) == "failed" and suite not in rules.require:
             reasons.append(f"blocking suite {suite!r} failed")
-    if rules.after and not state.promoted_into(rules.after):
-        reasons.append(f"not promoted to {rules.after!r} first")
+    if rules.after and not state.entered(rules.after):
+        reasons.append(after_reason(state, rules.after))
     if rules.min_age is not None:
         if built_at is None:
             reasons.append(f"age unknown (no provenance record), min_age is {_format_age(rules.min_age)}")
@@ -242,6 +242,14 @@ def evaluate(policy: Policy, channel: str, state: ImageState, now: datetime,
         elif _short_branch(branch) not in {_short_branch(b) for b in rules.branches}:
             reasons.append(f"built from branch {branch!r}, allowed: {', '.join(rules.branches)}")
     return Decision(not reasons, reasons)
+
+
+def after_reason(state: ImageState, after: str) -> str:
+    if not state.promoted_into(after):
+        return f"not promoted to {after!r} first"
+    return (f"its promotion to {after!r} is not confirmed: the {after!r} tag is not on it, and no later "
+            f"promotion to {after!r} moved the tag away from it (the tag move failed, or the record was "
+            f"copied from another repository); promote it to {after!r} again")
 
 
 def rejection_reason(state: ImageState) -> str:

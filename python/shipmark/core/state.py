@@ -5,10 +5,15 @@ test record (by created, ties by digest). A rejection stands until a restoration
 digest: undo by reference, so no clock, real or forged, can bring a rejected image back. The
 provenance is the newest provenance record, except that one without a branch never replaces
 one with a branch.
+
+A promotion record says a channel tag was moved; for `after:` that is not enough, since a
+record can exist without the move (the copy of another repository's record, a record left by a
+run that failed, or one written by hand). `moved` holds what the registry confirms instead;
+the reader fills it in (ops/trail.py), and an empty one confirms nothing.
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
+from typing import Container, Dict, Iterable, List, Optional
 
 from .record import DEPLOYMENT, PROMOTION, PROVENANCE, REJECTION, RESTORATION, TEST, Record
 
@@ -25,6 +30,7 @@ class ImageState:
     deployments: Dict[str, Record] = field(default_factory=dict)  # target -> newest deployment
     provenance: Optional[Record] = None
     rejections: List[Record] = field(default_factory=list)      # standing ones, oldest first
+    moved: Container[str] = frozenset()   # channels whose tag the registry shows was moved to the image
 
     @property
     def rejected(self) -> bool:
@@ -36,10 +42,13 @@ class ImageState:
         return self.rejections[-1] if self.rejections else None
 
     def promoted_into(self, channel: str) -> bool:
-        """A promotion into `channel` counts. shipmark writes a promotion record only after the
-        channel tag moved (ops.channel), so a record is proof of the move; the `after:` rule and
-        channel membership both ask this."""
+        """A counting promotion record into `channel` exists: what channel membership asks."""
         return channel in self.promotions
+
+    def entered(self, channel: str) -> bool:
+        """The image really was in `channel`: a counting promotion into it, and the registry
+        confirms that the channel tag was moved to the image. What the `after:` rule asks."""
+        return channel in self.promotions and channel in self.moved
 
     def in_channel(self, channel: str) -> bool:
         """Member of a (promotion-based) channel: a counting promotion into it and no rejection
@@ -60,8 +69,8 @@ class ImageState:
         }
 
 
-def fold(records: Iterable[Record]) -> ImageState:
-    state = ImageState(timeline=sorted(records, key=lambda r: r.order))
+def fold(records: Iterable[Record], moved: Container[str] = frozenset()) -> ImageState:
+    state = ImageState(timeline=sorted(records, key=lambda r: r.order), moved=moved)
     undone = {d for r in state.timeline if r.kind == RESTORATION for d in r.restores}
     for rec in state.timeline:   # oldest first: later records overwrite earlier ones
         if rec.kind == TEST and rec.suite:

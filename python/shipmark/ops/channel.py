@@ -48,9 +48,10 @@ def _channel_digest(store: Store, repo: Ref, channel: str) -> Optional[str]:
 
 def _move_channel(store: Store, image: Image, channel: str, previous: Optional[str], now: datetime,
                   by: Optional[str], predicate: dict, policy: Policy, signer: Optional[Signer]) -> Record:
-    """The tag first, then the record. A promotion counts once its record exists, so a record is
-    proof that the tag moved; a run that fails in between leaves the tag on the image without a
-    record, and the rerun (which finds the tag already there) writes it."""
+    """The tag first, then the record, so that a record written here is proof that the tag moved;
+    a run that fails in between leaves the tag on the image without a record, and the rerun (which
+    finds the tag already there) writes it. Readers still check the move for `after:`
+    (ops/trail.py): records also come from copies, older writers and other tools."""
     if previous != image.digest:
         manifest = store.get_manifest(image.repo.with_digest(image.digest))
         store.put_manifest(image.repo.with_tag(channel), manifest)   # byte-exact: same digest
@@ -59,7 +60,9 @@ def _move_channel(store: Store, image: Image, channel: str, previous: Optional[s
     new = rec.build(rec.PROMOTION, image.descriptor, image.repo.name, predicate, now, by,
                     channel=channel, previous=predicate.get("previous") or None,
                     policy=policy.digest or "unknown", signer=signer)
-    return attach(store, image, new)
+    record = attach(store, image, new)
+    image.moved.add(channel)
+    return record
 
 
 def _refused(what: str, channel: str, source: str, reasons: List[str]) -> PolicyError:

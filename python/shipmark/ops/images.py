@@ -21,6 +21,7 @@ from ..core.trust import READING_RULES, Reading, Untrusted, admit, is_record, ke
 from ..errors import InputError, NotFoundError
 from ..stores.base import Store
 from ..stores.discovery import Discovery, is_internal_tag
+from .trail import Moved, Trails
 
 SCAN_WORKERS = 16
 
@@ -33,6 +34,10 @@ class Image:
     tags: List[str] = field(default_factory=list)   # version and channel tags pointing here
     found: Optional[Discovery] = None                # the repository's discovery, for writes
     untrusted: List[Untrusted] = field(default_factory=list)   # records found that do not count
+    trails: Optional[Trails] = None   # where the repository's channel tags have been (`after:`)
+
+    def __post_init__(self):
+        self.moved = Moved(self)
 
     @property
     def digest(self) -> str:
@@ -48,7 +53,7 @@ class Image:
         """The fold of the records, computed once per set of records."""
         key = len(self.records)
         if getattr(self, "_state_key", None) != key:
-            self._state, self._state_key = fold(self.records), key
+            self._state, self._state_key = fold(self.records, self.moved), key
         return self._state
 
     @property
@@ -147,12 +152,35 @@ def _payload(store: Store, repo: Ref, digest: str) -> bytes:
 
 
 def load(store: Store, ref: Ref, found: Optional[Discovery] = None, policy: Optional[Policy] = None,
-         now: Optional[datetime] = None) -> Image:
+         now: Optional[datetime] = None, trails: Optional[Trails] = None) -> Image:
     """One image by tag or digest, with its records (those that count; `untrusted` the rest)."""
     found = found or Discovery(store, ref.repo)
     desc = store.head_manifest(ref)
     records, untrusted = checked_records(found, desc.digest, policy, now)
-    return Image(ref.repo, desc, records, [ref.tag] if ref.tag else [], found, untrusted)
+    if trails is None:
+        trails = repository_trails(store, ref.repo, found, policy, now)
+    return Image(ref.repo, desc, records, [ref.tag] if ref.tag else [], found, untrusted, trails)
+
+
+def repository_trails(store: Store, repo: Ref, found: Discovery, policy: Optional[Policy],
+                      now: Optional[datetime]) -> Trails:
+    """Trails that read the channel tags and images of `repo` when a question needs them."""
+    images: Dict[str, Optional[Image]] = {}
+
+    def head(channel: str) -> Optional[str]:
+        desc = found.head(channel)
+        return desc.digest if desc else None
+
+    def image(digest: str) -> Optional[Image]:
+        if digest not in images:
+            try:
+                images[digest] = load(store, repo.with_digest(digest), found, policy, now, trails)
+            except NotFoundError:
+                images[digest] = None   # deleted since: the trail ends there
+        return images[digest]
+
+    trails = Trails(head, image)
+    return trails
 
 
 def attach(store: Store, image: Image, new: NewRecord) -> Record:
@@ -191,6 +219,7 @@ class Scan:
         self.other_tags = sorted(set(visible) - set(self.version_tags))
         self.found.keep_versions(self.version_tags)
         self._by_digest: Dict[str, Image] = {}
+        self.trails = Trails(self.channel_digest, self._image_at)
 
     def images(self, batch: int = SCAN_WORKERS) -> Iterator[Image]:
         """Distinct images in version order, newest first. The first `batch` tags are resolved
@@ -205,7 +234,7 @@ class Scan:
                 fresh = {d.digest: d for d in descs if d and d.digest not in self._by_digest}
                 for desc, (recs, untrusted) in zip(fresh.values(), pool.map(self._records, fresh.values())):
                     self._by_digest[desc.digest] = Image(self.repo, desc, recs, found=self.found,
-                                                         untrusted=untrusted)
+                                                         untrusted=untrusted, trails=self.trails)
                 for tag, desc in zip(chunk, descs):
                     done += 1
                     if desc is None:
@@ -224,7 +253,17 @@ class Scan:
 
     def load(self, ref: Ref) -> Image:
         """One image of this repository by tag or digest, reading what the scan has read."""
-        return load(self.store, ref, self.found, self.policy, self.now)
+        return load(self.store, ref, self.found, self.policy, self.now, self.trails)
+
+    def _image_at(self, digest: str) -> Optional[Image]:
+        """An image a channel trail passes, from the walk when it got there already; an image
+        read here is remembered, and the walk gives it out in its turn."""
+        if digest not in self._by_digest:
+            try:
+                self._by_digest[digest] = self.load(self.repo.with_digest(digest))
+            except NotFoundError:
+                return None
+        return self._by_digest[digest]
 
     def verified(self, image: Image) -> bool:
         """Does the image's first tag still point at it? One request when the answer came from

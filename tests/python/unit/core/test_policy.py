@@ -28,7 +28,7 @@ def good_history():
 
 
 def test_image_meeting_every_rule_is_eligible():
-    state = fold(good_history())
+    state = fold(good_history(), moved={"testing"})
     decision = evaluate(POLICY, "stable", state, NOW, NOW - timedelta(minutes=300))
     assert decision.ok and decision.reasons == []
 
@@ -47,6 +47,19 @@ def test_every_unmet_rule_gives_its_own_reason():
     ]
 
 
+def test_after_needs_the_registry_to_confirm_the_tag_moved():
+    # A promotion record into testing is not enough: the reader must confirm the tag was moved.
+    unconfirmed = evaluate(POLICY, "stable", fold(good_history()), NOW, NOW - timedelta(minutes=300))
+    assert unconfirmed.reasons == ["its promotion to 'testing' is not confirmed: the 'testing' tag is not on it, "
+                                   "and no later promotion to 'testing' moved the tag away from it (the tag move "
+                                   "failed, or the record was copied from another repository); promote it to "
+                                   "'testing' again"]
+    # Confirmation without a record counts for nothing either.
+    bare = [r for r in good_history() if r.kind != "promotion"]
+    assert evaluate(POLICY, "stable", fold(bare, moved={"testing"}), NOW,
+                    NOW - timedelta(minutes=300)).reasons == ["not promoted to 'testing' first"]
+
+
 def test_newest_test_record_wins_and_ties_break_by_digest():
     state = fold(good_history() + [rec("test", 100, 9, suite="acceptance", result="failed")])
     assert state.result("acceptance") == "failed"
@@ -59,7 +72,7 @@ def test_rejected_image_is_never_eligible_until_restored():
     decision = evaluate(POLICY, "stable", fold(rejected), NOW, NOW - timedelta(hours=5))
     assert not decision.ok and decision.reasons[0].startswith("rejected by oncall")
     restored = rejected + [rec("restoration", 40, 11, restores=(f"sha256:{10:064x}",))]
-    assert evaluate(POLICY, "stable", fold(restored), NOW, NOW - timedelta(hours=5)).ok
+    assert evaluate(POLICY, "stable", fold(restored, moved={"testing"}), NOW, NOW - timedelta(hours=5)).ok
 
 
 def test_restoration_undoes_only_the_rejections_it_names_whatever_its_date():
