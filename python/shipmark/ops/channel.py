@@ -2,17 +2,18 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from ..core import record as rec
 from ..core import version
 from ..core.dsse import Signer
 from ..core.policy import Decision, Policy, evaluate, membership
 from ..core.record import Record, check_name
-from ..core.ref import Ref
-from ..errors import InputError, NotFoundError, NothingEligibleError, PolicyError
+from ..core.ref import TAG_RE, Ref
+from ..errors import InputError, NotFoundError, NothingEligibleError, PolicyError, ShipmarkError
 from ..stores.base import Store
 from ..stores.discovery import Discovery
+from .annotate import Annotated, verdict
 from .copy import copy_image
 from .images import Image, Scan, attach, ignored, load
 from .inspect import version_tags_of
@@ -270,3 +271,43 @@ def rollback(*, store: Store, repo: Ref, channel: str, policy: Policy, now: date
                  "policy": policy.source, "policyDigest": policy.digest, "noPolicy": policy.open_by_default}
     record = _move_channel(store, target, channel, tagged, now, by, predicate, policy, signer)
     return Rollback(repo, channel, gone.pinned, target, record, rejection)
+
+
+@dataclass
+class Rejected:
+    verdict: Annotated
+    channels: List[str]                 # channel tags that pointed at the image when it was rejected
+    rollbacks: List[Rollback] = field(default_factory=list)
+    stuck: Dict[str, ShipmarkError] = field(default_factory=dict)   # channel -> why its tag stays
+
+    def to_json(self) -> dict:
+        return dict(self.verdict.to_json(), channels=self.channels,
+                    rollbacks=[r.to_json() for r in self.rollbacks],
+                    not_rolled_back=[{"channel": c, "type": type(e).__name__, "message": e.message, "hint": e.hint}
+                                     for c, e in self.stuck.items()])
+
+
+def channels_at(store: Store, image: Image) -> List[str]:
+    """The channel tags pointing at the image now: of the channels it was promoted into, those
+    whose tag is still on it (one HEAD each)."""
+    names = [c for c in sorted(image.state.promotions) if TAG_RE.match(c)]   # a record names any text
+    return [c for c in names if _channel_digest(store, image.repo, c) == image.digest]
+
+
+def reject(*, store: Store, ref: Ref, now: datetime, by: Optional[str], reason: str,
+           rollback_policy: Optional[Policy] = None, signer: Optional[Signer] = None) -> Rejected:
+    """Reject the image, then find the channel tags still on it: `pick` and the nightly skip it
+    from now on, but `docker pull REPO:CHANNEL` still gets it. With `rollback_policy`, each such
+    channel is rolled back to its previous member; a channel that has none (or is `auto`) keeps
+    its tag and is reported in `stuck`."""
+    out = Rejected(verdict(store=store, ref=ref, now=now, by=by, reject=True, reason=reason, signer=signer), [])
+    out.channels = channels_at(store, out.verdict.image)
+    if rollback_policy is None:
+        return out
+    for name in out.channels:
+        try:
+            out.rollbacks.append(rollback(store=store, repo=ref.repo, channel=name, policy=rollback_policy,
+                                          now=now, by=by, reason=reason, signer=signer))
+        except (NothingEligibleError, InputError) as exc:   # no earlier member; an auto channel
+            out.stuck[name] = exc
+    return out

@@ -84,6 +84,26 @@ class CpsStepsTests extends CpsTestCase {
     }
 
     @Test
+    void reject_image_rolls_back_and_fails_on_a_channel_it_could_not_roll_back() {
+        String previous = 'registry.example.com:5000/team/app@sha256:' + 'b' * 64
+        answer = { String command, List argv ->
+            [status: 0, json: [image: IMAGE, channels: [[channel: 'stable', rolled_back: true, rollback_command: null]],
+                               rollbacks: [[channel: 'stable', from: IMAGE, to: previous]]]]
+        }
+        Map json = (Map) runStep('rejectImage', [image: IMAGE, reason: 'crashes on start', rollback: true])
+        assertEquals(['--reason=crashes on start', '--rollback', '--', IMAGE], argvOf('reject'))
+        assertEquals(previous, json.rollbacks[0].to)
+        assertTrue(log.toString(), log.contains("rejectImage: rolled stable back to ${previous}".toString()))
+        answer = { String command, List argv ->
+            [status: 3, json: [image: IMAGE, channels: [[channel: 'testing', rolled_back: false, rollback_command: 'x']],
+                               not_rolled_back: [[channel: 'testing', message: 'no earlier member', hint: 'promote one']]]]
+        }
+        assertEquals(("rejectImage: ${IMAGE} is rejected, but could not roll back every channel that points at it: " +
+                     'testing: no earlier member\nhint: promote one').toString(),
+            errorOf { runStep('rejectImage', [image: IMAGE, reason: 'crashes on start', rollback: true]) })
+    }
+
+    @Test
     void stable_images_reads_the_plan() {
         answer = { String command, List argv -> [status: 0, json: PLAN] }
         assertEquals([app: IMAGE], runStep('stableImages', [:]))

@@ -12,7 +12,9 @@ from shipmark.cli import build_parser
 
 CONTRACT = Path(__file__).resolve().parents[3] / "docs" / "cli-contract.md"
 FLAG = re.compile(r"--[a-z][a-z-]*")
-EMPTY_LISTS = {"prune"}   # nothing to prune on the demo's layouts: its list shapes stay unchecked
+# Lists the demo's layouts leave empty, whose shapes stay unchecked here: nothing to prune; every
+# channel a rejection leaves tagged rolls back (tests/python/e2e/test_reject.py covers the rest).
+EMPTY_LISTS = {"prune", "reject"}
 
 
 def _table(text: str, header: str):

@@ -244,3 +244,17 @@ def test_list_filters_by_state_and_suite(store, build):
 def _repo(store):
     return parse_repo(f"ocidir://{store.path}")
 
+
+
+def test_reject_names_the_channel_tags_on_the_image_and_no_record_text_that_cannot_be_a_tag(store, build):
+    from shipmark.core import record as rec
+    from shipmark.ops.images import attach, load
+    ref = build(1)
+    promote(store, ref, "testing")
+    image = load(store, ref)
+    hostile = "testing\x1b]0;pwned\x07"
+    attach(store, image, rec.build(rec.PROMOTION, image.descriptor, image.repo.name, {"channel": hostile}, NOW, "x",
+                                   channel=hostile))
+    out = channel.reject(store=store, ref=ref, now=NOW + timedelta(minutes=1), by="oncall", reason="leaks")
+    assert out.channels == ["testing"] and out.rollbacks == [] and out.stuck == {}
+    assert out.verdict.image.state.rejected
