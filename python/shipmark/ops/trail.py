@@ -18,7 +18,7 @@ for records): a move away from the image cannot come before the move to it. The 
 by every question about the same channel and goes no further back than the oldest question.
 """
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Set
 
 from ..core.record import PROMOTION, Record, parse_time
@@ -40,7 +40,8 @@ def _moves(image: Optional["Image"], channel: str) -> list:
 
 
 def _created(record: Record) -> datetime:
-    return parse_time(record.created)   # a record that counts has a valid time (core.trust)
+    # A record that counts has a valid time (core.trust); were it not, it would end the walk.
+    return parse_time(record.created) or datetime.min.replace(tzinfo=timezone.utc)
 
 
 class ChannelTrail:
