@@ -290,7 +290,7 @@ class Rejected:
 def channels_at(store: Store, image: Image) -> List[str]:
     """The channel tags pointing at the image now: of the channels it was promoted into, those
     whose tag is still on it (one HEAD each)."""
-    names = [c for c in sorted(image.state.promotions) if TAG_RE.match(c)]   # a record names any text
+    names = [c for c in sorted(image.state.promotions) if TAG_RE.match(c)]   # a channel name may hold : or /
     return [c for c in names if _channel_digest(store, image.repo, c) == image.digest]
 
 
