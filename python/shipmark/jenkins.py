@@ -1,9 +1,10 @@
 """Jenkins over its REST API, through python-jenkins.
 
 The connection comes from JENKINS_URL, JENKINS_USER and JENKINS_API_TOKEN (the pipeline passes
-the last two with `withCredentials`), read by settings.py (`Client.from_settings`). python-jenkins keeps one requests session, so the session
-cookie that a CSRF crumb is bound to travels with every request: a password login gets its crumb
-and cookie; an API token needs neither (Jenkins exempts token requests from the crumb check).
+the last two with `withCredentials`), read by settings.py (`Client.from_settings`). python-jenkins
+keeps one requests session, so the session cookie that a CSRF crumb is bound to travels with
+every request: a password login gets its crumb and cookie; an API token needs neither (Jenkins
+exempts token requests from the crumb check).
 
 Jobs are full names (`team/app`, i.e. /job/team/job/app/). Everything python-jenkins and requests
 raise is translated here, once: 401 and 403 become JenkinsError, 404 NotFoundError, an unreachable
@@ -108,7 +109,7 @@ def split_userinfo(url: str) -> Tuple[str, Optional[str], Optional[str]]:
     return clean, user, secret
 
 
-def _status_of(exc: BaseException) -> Optional[int]:
+def _status_of(exc: Optional[BaseException]) -> Optional[int]:
     """python-jenkins re-raises HTTP errors as JenkinsException inside its `except` block, so
     the requests HTTPError (with the response) is on the context chain: read the status there
     rather than parse the message."""
@@ -122,7 +123,7 @@ def _status_of(exc: BaseException) -> Optional[int]:
     return None
 
 
-def _reason_of(exc: BaseException) -> str:
+def _reason_of(exc: Optional[BaseException]) -> str:
     """A short, credential-free reason for a network failure."""
     seen = 0
     while exc is not None and seen < 8:
@@ -177,7 +178,7 @@ class Client:
     @property
     def server(self):
         if self._server is None:
-            import jenkins as python_jenkins   # lazily: commands without Jenkins never import it
+            import jenkins as python_jenkins  # lazily: commands without Jenkins never import it
             self._server = python_jenkins.Jenkins(self.root, username=self.user, password=self._token,
                                                   timeout=self.timeout, retries=self.retries)
         return self._server
@@ -212,8 +213,8 @@ class Client:
     def _request(self, method: str, path: str, *, what: str, params: Optional[Mapping] = None,
                  data: Optional[Mapping] = None, permission: str = "Job/Read permission",
                  missing_hint: Optional[str] = None):
-        import requests
         import jenkins as python_jenkins
+        import requests
         req = requests.Request(method, self.root + path, params=params, data=data)
         try:
             return self.server.jenkins_request(req)
@@ -222,8 +223,8 @@ class Client:
 
     def _translate(self, exc: BaseException, method: str, what: str, permission: str,
                    missing_hint: Optional[str]) -> Exception:
-        import requests
         import jenkins as python_jenkins
+        import requests
         status = _status_of(exc)
         where = f"Jenkins at {self.root}"
         if status == 401:
@@ -251,7 +252,7 @@ class Client:
         return JenkinsError(f"cannot reach {where} for {what}: {_reason_of(exc)}",
                             f"check {ENV_URL} and that Jenkins is up")
 
-    def _detail(self, exc: BaseException) -> str:
+    def _detail(self, exc: Optional[BaseException]) -> str:
         seen, response = 0, None
         while exc is not None and seen < 8 and response is None:
             response = getattr(exc, "response", None)
@@ -274,7 +275,8 @@ class Client:
 
     def build(self, build: BuildRef, tree: Optional[str] = None) -> dict:
         return self.get_json(f"{job_path(build.job)}{build.number}/", what=f"build {build}", tree=tree,
-                             missing_hint="log rotation may have deleted it; `shipmark jenkins builds JOB` lists what is left")
+                             missing_hint=("log rotation may have deleted it; "
+                                           "`shipmark jenkins builds JOB` lists what is left"))
 
     def job(self, job: str, tree: Optional[str] = None) -> dict:
         return self.get_json(job_path(job), what=f"job {job}", tree=tree,
@@ -353,7 +355,8 @@ class Client:
                 f"/promotionCondition/{MANUAL_CONDITION}/approve")
         self._request("POST", path, what=f"approval of {process!r} for build {build}",
                       data={"json": json.dumps(form), "Submit": "Approve"}, permission=PROMOTE_PERMISSION,
-                      missing_hint=f"process {process!r} has no manual approval condition: use `shipmark jenkins force`")
+                      missing_hint=(f"process {process!r} has no manual approval condition: "
+                                    "use `shipmark jenkins force`"))
 
     def force(self, build: BuildRef, process: str) -> None:
         """The Force promotion button: `forcePromotion?name=PROCESS`."""

@@ -35,7 +35,7 @@ def load(path: str, cache_dir: Optional[str] = None) -> Policy:
 def parse(data: bytes, source: str, base_dir: Optional[str], cache_dir: Optional[str] = None) -> Policy:
     """`base_dir` is where signer key files are looked up; None (a published policy) allows
     inline PEM keys only."""
-    import yaml   # lazily: start-up stays light for commands without a policy
+    import yaml  # lazily: start-up stays light for commands without a policy
 
     try:
         doc = yaml.safe_load(data)

@@ -22,7 +22,7 @@ _HTML_SUFFIXES = (".html", ".htm", ".html.j2", ".htm.j2")
 
 
 def _autoescape(name: Optional[str]) -> bool:
-    return bool(name) and name.endswith(_HTML_SUFFIXES)
+    return bool(name) and str(name).endswith(_HTML_SUFFIXES)
 
 
 def env_name(value: str) -> str:
@@ -38,9 +38,9 @@ def shell_quote(value: object) -> str:
 
 
 def _environment(search_dir: Optional[str] = None):
-    import jinja2   # lazily: most commands never render
+    import jinja2  # lazily: most commands never render
 
-    loaders = [jinja2.FileSystemLoader(search_dir)] if search_dir else []
+    loaders: List[jinja2.BaseLoader] = [jinja2.FileSystemLoader(search_dir)] if search_dir else []
     loaders.append(jinja2.PackageLoader("shipmark", "templates"))
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                              autoescape=_autoescape, keep_trailing_newline=True, trim_blocks=True,
@@ -124,8 +124,8 @@ def render_template(template: Template, context: Dict) -> str:
         raise InputError(f"template {label}: includes {exc.name}, which does not exist",
                          "check the include's file name; it is looked up beside the template") from None
     except Exception as exc:  # noqa: BLE001 - any error raised while rendering is the template's
-        where = _template_frame(sys.exc_info()[2], {getattr(tpl, "filename", None)})
-        at = f"template {_short(where[0])} line {where[1]}" if where else f"template {label}"
+        frame = _template_frame(sys.exc_info()[2], {getattr(tpl, "filename", None)})
+        at = f"template {_short(frame[0])} line {frame[1]}" if frame else f"template {label}"
         message = exc.message if isinstance(exc, jinja2.TemplateError) and exc.message else str(exc)
         hint = ("the variables are: services (name, repo, image, tag, digest, channel, vars), "
                 "by_name, target; a service's own values are in vars (services.yaml)")

@@ -15,7 +15,7 @@ DEFAULT_FILE = "services.yaml"
 
 
 def _loader():
-    import yaml   # lazily: commands without a services file stay light
+    import yaml  # lazily: commands without a services file stay light
 
     class StrictLoader(yaml.SafeLoader):
         pass

@@ -136,7 +136,7 @@ class Option:
         return InputError(f"{where}: expected {expected}, got {str(value)!r}", f"{fix} (see `shipmark --help`)")
 
 
-OPTIONS = {}
+OPTIONS: "dict[str, Option]" = {}
 
 
 def _declare(name, env, help, default=None, **kw):

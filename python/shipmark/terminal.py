@@ -51,7 +51,7 @@ def log_to_stderr() -> None:
     global _routed
     if _routed:
         return
-    import logging   # lazily, like json: start-up stays fast
+    import logging  # lazily, like json: start-up stays fast
 
     class Escaped(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

@@ -100,7 +100,8 @@ def build_parser(argv: Sequence[str] = (), every_command: bool = False) -> argpa
                     description="shipmark records what happened to each Docker image on the image itself in\n"
                                 "the registry (OCI referrers), promotes images into channels by policy, and\n"
                                 "picks the newest stable one. Start with `shipmark demo`; every command has --help.",
-                    epilog=EXIT_CODES + "\n\n" + environment_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                    epilog=EXIT_CODES + "\n\n" + environment_help(),
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"shipmark {__version__}")
     common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

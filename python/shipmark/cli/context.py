@@ -3,13 +3,12 @@ stores, policy, output. Commands get it instead of reading the environment thems
 
 import sys
 from datetime import datetime, timezone
-from typing import Dict, Optional
-
-from ..errors import InputError
+from typing import Any, Dict, Optional
 
 from ..core import ref as refs
 from ..core.policy import Policy
 from ..core.ref import Ref
+from ..errors import InputError
 from ..settings import Settings
 
 
@@ -19,7 +18,7 @@ class Context:
         # Every value is checked now: a bad flag or variable stops the command before it acts.
         self.settings = Settings(args).check()
         self.now = datetime.now(timezone.utc)
-        self._stores: Dict[str, object] = {}
+        self._stores: Dict[str, Any] = {}
 
     @property
     def by(self) -> str:

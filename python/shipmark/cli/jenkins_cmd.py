@@ -13,7 +13,6 @@ from ..settings import add_flag
 from ..terminal import to_stderr
 from . import Output, common
 
-
 # -- the Jenkins part of other commands ---------------------------------------------------------
 
 def sync_flags(parser) -> None:
@@ -166,7 +165,8 @@ def _client(ctx):
 
 def _build(args) -> BuildRef:
     if not str(args.build).isdigit():
-        raise InputError(f"BUILD must be a build number, got {args.build!r}", "e.g. shipmark jenkins promotions team/app 12")
+        raise InputError(f"BUILD must be a build number, got {args.build!r}",
+                         "e.g. shipmark jenkins promotions team/app 12")
     return BuildRef(parse_job(args.job), int(args.build))
 
 
@@ -206,7 +206,8 @@ def _action_output(result) -> Output:
     if result.after == "queued":
         line += " (Jenkins queued the promotion; `shipmark jenkins promotions` shows when it ran)"
     elif result.action == "approve" and result.after == result.before == "pending":
-        line += f" (Jenkins ignores approvals already given, and those of users not allowed to approve: {APPROVERS_HINT})"
+        line += (" (Jenkins ignores approvals already given, and those of users not allowed to approve: "
+                 f"{APPROVERS_HINT})")
     return Output(result.to_json(), [line])
 
 
@@ -250,7 +251,7 @@ def run_sync(args, ctx) -> Output:
     report = build_sync.sync(client=client, store=store, updates=[Update(image, "state refreshed", keep=args.keep)],
                                now=ctx.now, by=ctx.by, fmt=ctx.settings.description_format)
     result = report.results[0]
-    if result.status == "failed":
+    if result.status == "failed" and result.error is not None:
         raise result.error
     if result.status == "skipped":
         raise NotFoundError(f"no producing build of {image.pinned} is known: {result.reason}",

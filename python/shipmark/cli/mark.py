@@ -29,7 +29,8 @@ def run(args, ctx) -> Output:
     from .. import junit  # lazily: --help stays fast
     from ..ops import annotate
     if not args.result and not args.junit:
-        raise InputError("mark needs --result or --junit", "pass --result passed|failed|warned, or --junit 'reports/*.xml'")
+        raise InputError("mark needs --result or --junit",
+                         "pass --result passed|failed|warned, or --junit 'reports/*.xml'")
     if args.result and args.junit:
         raise InputError("give --result or --junit, not both",
                          "--junit reads the result from the reports; --result states it without reports")

@@ -1,7 +1,7 @@
 """shipmark rollback: move a channel back to its previous good image."""
 
 from ..settings import add_flag
-from . import Output, common, signing_flag, policy_flag
+from . import Output, common, policy_flag, signing_flag
 from .jenkins_cmd import after_registry_op, sync_flags
 
 

@@ -48,5 +48,5 @@ def run(args, ctx) -> Output:
     if args.labels:
         lines = [" ".join(f"--label {shlex.quote(f'{k}={v}')}" for k, v in labels.items())]
     else:
-        lines = [tag]
+        lines = [tag or ""]
     return Output({"tag": tag, "labels": labels}, lines)

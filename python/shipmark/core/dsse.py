@@ -74,7 +74,7 @@ def parse(raw: bytes) -> Envelope:
         for entry in sigs:
             if not isinstance(entry, dict) or not isinstance(entry.get("sig"), str):
                 raise ValueError("envelope signature entry is malformed")
-            keyid = entry.get("keyid") if isinstance(entry.get("keyid"), str) else ""
+            keyid = entry["keyid"] if isinstance(entry.get("keyid"), str) else ""
             signatures.append((keyid, _b64(entry["sig"])))
     except (binascii.Error, ValueError) as exc:
         raise ValueError(str(exc) if "envelope" in str(exc) else "envelope holds invalid base64") from None

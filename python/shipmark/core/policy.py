@@ -18,7 +18,7 @@ signed it; a rejection counts whoever wrote it unless `trust.rejection` names si
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Tuple, Union
 
 from ..errors import InputError
 from .dsse import Verifier
@@ -101,7 +101,7 @@ class Policy:
                   digest: Optional[str] = None) -> "Policy":
         """Validate parsed YAML; every message names the path of the bad value. `load_key`
         turns a signer's value into a key (the caller knows where files are)."""
-        def fail(path: str, what: str):
+        def fail(path: str, what: str) -> NoReturn:
             raise InputError(f"{source}: {path}: {what}", "fix the policy file; see README 'Policy'")
 
         if not isinstance(data, Mapping):
@@ -130,7 +130,7 @@ class Policy:
                 if key not in _CHANNEL_KEYS:
                     fail(f"{path}.{key}", f"unknown key (expected one of: {', '.join(sorted(_CHANNEL_KEYS))})")
 
-            def names(key: str) -> Tuple[str, ...]:
+            def names(key: str, rules: Mapping = rules, path: str = path) -> Tuple[str, ...]:
                 value = rules.get(key, [])
                 if isinstance(value, str):
                     value = [value]
@@ -176,7 +176,7 @@ def _signers(raw: Any, load_key: Optional[KeyLoader], fail) -> Dict[str, Verifie
         if load_key is None:
             fail(path, "keys cannot be loaded here")
         try:
-            out[name] = load_key(value)
+            out[name] = load_key(value)  # type: ignore[misc]  # fail() above never returns
         except InputError as exc:
             fail(path, exc.message)
     return out
@@ -254,8 +254,11 @@ def after_reason(state: ImageState, after: str) -> str:
 
 def rejection_reason(state: ImageState) -> str:
     """The refusal a standing rejection gives (callers that can read the record add its reason)."""
-    why = f" by {state.verdict.by}" if state.verdict.by else ""
-    return f"rejected{why} at {state.verdict.created}"
+    verdict = state.verdict
+    if verdict is None:
+        return "rejected"
+    why = f" by {verdict.by}" if verdict.by else ""
+    return f"rejected{why} at {verdict.created}"
 
 
 def membership(policy: Policy, channel: str, state: ImageState, now: datetime,

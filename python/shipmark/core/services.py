@@ -17,7 +17,7 @@ Pure: the caller parses the YAML and resolves relative paths (servicesfile.py).
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, NoReturn, Optional, Tuple
 
 from ..errors import InputError
 from . import ref as refs
@@ -106,7 +106,8 @@ class ServicesFile:
     @classmethod
     def from_dict(cls, data: Any, source: str = "services.yaml") -> "ServicesFile":
         """Validate parsed YAML; every message names the path of the bad value."""
-        def fail(path: str, what: str, hint: str = "fix the services file; see README 'services.yaml'"):
+        def fail(path: str, what: str, hint: Optional[str] = "fix the services file; see README 'services.yaml'"
+                 ) -> NoReturn:
             raise InputError(f"{source}: {path}: {what}", hint)
 
         if not isinstance(data, Mapping):
@@ -120,6 +121,12 @@ class ServicesFile:
                 return None
             try:
                 return check(value)
+            except InputError as exc:
+                fail(path, exc.message, exc.hint)
+
+        def check_service_name_at(path: str, value: Any) -> str:
+            try:
+                return check_service_name("service name", value)
             except InputError as exc:
                 fail(path, exc.message, exc.hint)
 
@@ -158,7 +165,7 @@ class ServicesFile:
             name = entry.get("name")
             if name is None:
                 fail(path, "missing 'name'")
-            name = name_at(f"{path}.name", name, lambda v: check_service_name("service name", v))
+            name = check_service_name_at(f"{path}.name", name)
             path = f"services[{i}] ({name})"
             for key in entry:
                 if key not in _SERVICE_KEYS:

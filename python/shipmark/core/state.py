@@ -17,7 +17,6 @@ from typing import Container, Dict, Iterable, List, Optional
 
 from .record import DEPLOYMENT, PROMOTION, PROVENANCE, REJECTION, RESTORATION, TEST, Record
 
-
 # What `summary` can say, for `list --state`.
 STATES = ("rejected", "failed", "passed", "untested")
 

@@ -21,11 +21,19 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, Mapping, Optional, Set, Tuple
 
 from . import dsse
-from .dsse import Verifier
 from . import mediatype as mt
+from .dsse import Verifier
 from .policy import Policy
-from .record import (PREDICATE_TYPES, RESTORATION, SUMMARY_KEYS, TEST, Record, parse_time, predicate_problem,
-                     summary_problem)
+from .record import (
+    PREDICATE_TYPES,
+    RESTORATION,
+    SUMMARY_KEYS,
+    TEST,
+    Record,
+    parse_time,
+    predicate_problem,
+    summary_problem,
+)
 
 # Records dated later than this past the reader's clock are ignored: a clock cannot win by lying.
 FUTURE_SKEW = timedelta(minutes=10)
@@ -134,7 +142,7 @@ def read_record(digest: str, manifest: Mapping, layer_media_type: Optional[str],
     entry = _subject_entry(statement.get("subject"), subject_digest)
     if entry is None:
         return Reading(None, "the Statement does not name this image as its subject")
-    kind = _KIND_OF.get(statement.get("predicateType"))
+    kind = _KIND_OF.get(str(statement.get("predicateType")))
     if kind is None:
         return Reading(None, f"unknown predicateType {statement.get('predicateType')!r}")
     if annotations.get(mt.A_KIND) != kind:

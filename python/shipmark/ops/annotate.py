@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from ..core import record as rec
 from ..core.dsse import Signer
@@ -45,8 +45,8 @@ def provenance(*, store: Store, ref: Ref, now: datetime, by: Optional[str], git_
 
 
 def mark(*, store: Store, ref: Ref, now: datetime, by: Optional[str], suite: str, result: str,
-         url: Optional[str] = None, configuration: Optional[str] = None, passed: List[str] = (),
-         failed: List[str] = (), warned: List[str] = (), counts: Optional[dict] = None,
+         url: Optional[str] = None, configuration: Optional[str] = None, passed: Sequence[str] = (),
+         failed: Sequence[str] = (), warned: Sequence[str] = (), counts: Optional[dict] = None,
          signer: Optional[Signer] = None) -> Annotated:
     rec.check_name("suite", suite)
     rec.check_text("url", url)
@@ -63,7 +63,7 @@ def verdict(*, store: Store, ref: Ref, now: datetime, by: Optional[str], reject:
     """Rejection (never eligible again) or restoration, which names the digests of the rejections
     standing now: it undoes exactly those, and a rejection written later still stands."""
     rec.check_text("reason", reason)
-    predicate = {"reason": reason, "by": by}
+    predicate: dict = {"reason": reason, "by": by}
     image = load(store, ref, now=now)
     if not reject:
         predicate["restores"] = [r.digest for r in image.state.rejections]

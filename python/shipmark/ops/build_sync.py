@@ -8,7 +8,7 @@ already happened. `builds` answers the other way round: which builds produced wh
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ..core.record import REJECTION, build_of
 from ..core.ref import Ref
@@ -74,7 +74,7 @@ class BuildSync:
     error: Optional[ShipmarkError] = None
 
     def to_json(self) -> dict:
-        out = {"image": self.image, "status": self.status, "build": self.build, "job": self.job,
+        out: Dict[str, Any] = {"image": self.image, "status": self.status, "build": self.build, "job": self.job,
                "number": self.number, "kept": self.kept, "kept_now": self.kept_now}
         if self.reason:
             out["reason"] = self.reason
@@ -109,7 +109,7 @@ def sync_build(*, client: Client, store: Store, update: Update, now: datetime, b
                fmt: str = "text", reason: Optional[str] = None) -> BuildSync:
     result = BuildSync(update.label, "failed")
     try:
-        image = update.image if update.image is not None else load(store, update.ref)
+        image = update.image if update.image is not None else load(store, update.ref)  # type: ignore[arg-type]
         origin = producer(store, image)
         if origin is None:
             result.status, result.reason = "skipped", "the image has no provenance record"
@@ -204,7 +204,7 @@ def builds(*, client: Client, store: Store, repo: Ref, job: str, limit: int = 20
     if limit < 1:
         raise InputError("--limit must be at least 1")
     rows = [BuildImages(b) for b in client.builds(job, limit=limit)]
-    by_number: Dict[int, BuildImages] = {b.build.get("number"): b for b in rows}
+    by_number: Dict[int, BuildImages] = {b.build["number"]: b for b in rows if isinstance(b.build.get("number"), int)}
     unmatched = set(by_number)
     scanned = 0
     for image in Scan(store, repo, progress).images():

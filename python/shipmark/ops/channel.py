@@ -261,6 +261,7 @@ def rollback(*, store: Store, repo: Ref, channel: str, policy: Policy, now: date
                                    "promote a known good image with: shipmark promote IMAGE --to "
                                    f"{channel} (--force --reason TEXT overrides the policy)")
     if gone is None:
+        assert tagged is not None   # refused above when there is neither
         gone = scan.load(repo.with_digest(tagged))
     rejection = None
     if not gone.state.rejected:

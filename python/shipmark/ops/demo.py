@@ -102,7 +102,8 @@ def push_sample_image(store, ref, service: str, created: datetime, sha: str = "0
                              "rootfs": {"type": "layers", "diff_ids": [diff_id]}})
     manifest = canonical_json({"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
                                "config": {"mediaType": mt.OCI_CONFIG, "digest": sha256(config), "size": len(config)},
-                               "layers": [{"mediaType": mt.OCI_LAYER_GZIP, "digest": sha256(layer), "size": len(layer)}],
+                               "layers": [{"mediaType": mt.OCI_LAYER_GZIP, "digest": sha256(layer),
+                                           "size": len(layer)}],
                                "annotations": {mt.L_CREATED: labels[mt.L_CREATED]}})
     store.put_blob(ref.repo, config)
     store.put_blob(ref.repo, layer)

@@ -117,7 +117,8 @@ def write_build_files(out_dir: str, *, image: Image, record: dict, stmt: dict, f
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create {out_dir}: {exc.strerror}", "pass --out-dir DIR, a writable directory") from None
+        raise InputError(f"cannot create {out_dir}: {exc.strerror}",
+                         "pass --out-dir DIR, a writable directory") from None
     tag = version_tag(image.tags)
     entry = {"image": image.pinned, "repo": image.repo.name, "tag": tag, "digest": image.digest,
              "record": record, "statement": stmt}

@@ -3,7 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from ..core import record as rec
 from ..core import version
@@ -144,7 +144,7 @@ def eligible_channels(policy: Optional[Policy], image: Image, now: datetime) -> 
     return [name for name in policy.channels if evaluate(policy, name, image.state, now, image.built_at).ok]
 
 
-def list_images(*, store: Store, repo: Ref, state: Optional[str] = None, where: List[str] = (),
+def list_images(*, store: Store, repo: Ref, state: Optional[str] = None, where: Sequence[str] = (),
                 limit: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
                 policy: Optional[Policy] = None, now: Optional[datetime] = None,
                 eligible_for: Optional[str] = None) -> Listing:
@@ -163,7 +163,7 @@ def list_images(*, store: Store, repo: Ref, state: Optional[str] = None, where: 
     for image in scan.images():
         if not _matches(image, state, conditions):
             continue
-        if eligible_for is not None and not evaluate(policy, eligible_for, image.state, scan.now,
+        if eligible_for is not None and policy is not None and not evaluate(policy, eligible_for, image.state, scan.now,
                                                      image.built_at).ok:
             continue
         images.append(image)

@@ -45,7 +45,7 @@ class Notes:
         if not image.state.rejected:
             return list(reasons)
         short = rejection_reason(image.state)
-        return [self.rejection(image) if r == short else r for r in reasons]
+        return [(self.rejection(image) or r) if r == short else r for r in reasons]
 
     def promotion_marks(self, repo: Ref, record: Record) -> List[str]:
         """"forced: why" and/or "rollback: why" for a promotion record."""

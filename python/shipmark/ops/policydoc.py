@@ -48,7 +48,7 @@ def publish(*, store: Store, repo: Ref, data: bytes, source: str, base_dir: str,
     if signer is not None:
         layer, layer_type = dsse.sign(mt.POLICY_ARTIFACT, body, [signer]).to_bytes(), mt.DSSE_ENVELOPE
     doc, blobs = artifact_manifest(mt.POLICY_ARTIFACT, layer, layer_type, "shipmark.yaml",
-                                   {mt.A_CREATED: format_time(now), mt.A_POLICY: policy.digest})
+                                   {mt.A_CREATED: format_time(now), mt.A_POLICY: policy.digest or "none"})
     for digest, blob in blobs.items():
         if not store.blob_exists(repo, digest):
             store.put_blob(repo, blob, digest)

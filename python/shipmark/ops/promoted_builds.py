@@ -37,7 +37,8 @@ def promotion_source(*, job: Optional[str], number: Optional[str], image: Option
         return PromotionSource(image, build, "the IMAGE variable")
     if client is None:
         raise InputError(f"IMAGE is not set and JENKINS_URL is not set, so build {build} cannot be asked",
-                         "give the carrier job an IMAGE parameter, or set JENKINS_URL, JENKINS_USER and JENKINS_API_TOKEN")
+                         "give the carrier job an IMAGE parameter, "
+                         "or set JENKINS_URL, JENKINS_USER and JENKINS_API_TOKEN")
     value = client.parameters(build).get(IMAGE_PARAMETER)
     if isinstance(value, str) and value:
         return PromotionSource(value, build, f"the IMAGE parameter of build {build}")
@@ -51,14 +52,15 @@ def promotion_source(*, job: Optional[str], number: Optional[str], image: Option
         doc = json.loads(raw)
     except ValueError:
         raise InputError(f"{PROVENANCE_ARTIFACT} of build {build} is not JSON",
-                         "it is written by `shipmark record --out-dir shipmark`; do not archive another file there") from None
+                         "it is written by `shipmark record --out-dir shipmark`; "
+                         "do not archive another file there") from None
     images = [i.get("image") for i in doc.get("images") or [] if isinstance(i, dict) and i.get("image")]
     if not images and doc.get("image"):
         images = [doc["image"]]
     if len(images) != 1:
         raise InputError(f"{PROVENANCE_ARTIFACT} of build {build} names {len(images)} images",
                          "pass IMAGE (a parameter of the promotion or carrier job) to say which one")
-    return PromotionSource(images[0], build, f"{PROVENANCE_ARTIFACT} of build {build}")
+    return PromotionSource(str(images[0]), build, f"{PROVENANCE_ARTIFACT} of build {build}")
 
 
 def _status_of(qualified: bool, builds: List[dict]) -> str:
@@ -118,7 +120,8 @@ def _act(client: Client, build: BuildRef, process: str, action: str, call: Calla
     return PromotionAction(action, process, was, promotion_status(client, build))
 
 
-def approve(client: Client, build: BuildRef, process: str, parameters: Iterable[Tuple[str, str]] = ()) -> PromotionAction:
+def approve(client: Client, build: BuildRef, process: str,
+            parameters: Iterable[Tuple[str, str]] = ()) -> PromotionAction:
     params = list(parameters)
     return _act(client, build, process, "approve", lambda: client.approve(build, process, params))
 
