@@ -74,4 +74,4 @@ fi
 
 venv="${SHIPMARK_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "python[test]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "python[test,lint]"

@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, then runs the Python tests (unit, CLI, the
 # three stores on real registries, Jenkins double, deploy/board) and the Groovy tests in
 # Jenkins' Groovy 2.4, whose end-to-end test gets a Docker Registry 2.8 of its own on
-# loopback, serving HTTPS. Extra arguments go to pytest. Everything runs with the virtual
+# loopback, serving HTTPS. Before the tests, ruff and mypy check python/shipmark (settings in
+# python/pyproject.toml). Extra arguments go to pytest. Everything runs with the virtual
 # environment that install-test-deps.sh fills (.venv, or SHIPMARK_VENV): its python runs pytest,
 # and its bin/ comes first on PATH, so `shipmark` (the Groovy end-to-end test) and `python3` are
 # the venv's too.
@@ -13,6 +14,10 @@ venv="$(cd "${SHIPMARK_VENV:-.venv}" && pwd)"
 export PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv"
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
 export PATH="$(go env GOPATH)/bin:$PATH"
+
+# Lint and types first (quick); their verdict counts, but the tests run either way.
+(cd python && "$venv/bin/ruff" check shipmark && "$venv/bin/mypy" --config-file pyproject.toml shipmark)
+lint_status=$?
 
 "$venv/bin/python" -m pytest "$@"
 py_status=$?
@@ -47,4 +52,4 @@ done
 SHIPMARK_E2E_REGISTRY="127.0.0.1:$port" SHIPMARK_E2E_CA_FILE="$work/ca.crt" bash tests/groovy/run.sh
 groovy_status=$?
 
-[ $py_status -eq 0 ] && [ $groovy_status -eq 0 ]
+[ $lint_status -eq 0 ] && [ $py_status -eq 0 ] && [ $groovy_status -eq 0 ]
