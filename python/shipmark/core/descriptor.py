@@ -7,6 +7,7 @@ from typing import Dict, Mapping, Optional, Tuple
 
 from ..errors import InputError
 from . import mediatype as mt
+from .ref import check_digest
 
 
 def sha256(data: bytes) -> str:
@@ -31,10 +32,12 @@ class Descriptor:
 
     @classmethod
     def from_json(cls, data: Mapping) -> "Descriptor":
+        """From JSON read from outside (an index, a referrers listing): the digest must be one,
+        whole (it names a blob file in a layout and a URL path on a registry)."""
         try:
             return cls(
                 media_type=data["mediaType"],
-                digest=data["digest"],
+                digest=check_digest(data["digest"]),
                 size=int(data["size"]),
                 artifact_type=data.get("artifactType"),
                 annotations=dict(data.get("annotations") or {}),

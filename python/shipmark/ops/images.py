@@ -14,12 +14,12 @@ from ..core import version
 from ..core.descriptor import Descriptor, sha256
 from ..core.policy import Policy
 from ..core.record import NewRecord, Record, parse_time
-from ..core.ref import Ref
+from ..core.ref import DIGEST_RE, Ref
 from ..core.state import ImageState, fold
 from ..core.dsse import Verifier
 from ..core.trust import READING_RULES, Reading, Untrusted, admit, is_record, keys_id, read_record
 from ..errors import InputError, NotFoundError
-from ..stores.base import Store
+from ..stores.base import Store, TooLargeError
 from ..stores.discovery import Discovery, is_internal_tag
 from .trail import Moved, Trails
 
@@ -60,10 +60,6 @@ class Image:
     def built_at(self) -> Optional[datetime]:
         prov = self.state.provenance
         return parse_time(prov.created) if prov else None
-
-
-# Record payloads are small; larger layers are not shipmark's and are not read.
-MAX_PAYLOAD = 1 << 20
 
 
 def checked_records(found: Discovery, subject_digest: str, policy: Optional[Policy] = None,
@@ -123,27 +119,32 @@ def _read(store: Store, repo: Ref, subject_digest: str, desc: Descriptor,
         return Reading(None, "a record has exactly one layer"), True
     layer = layers[0]
     digest, size = layer.get("digest"), layer.get("size")
-    if not isinstance(digest, str) or not isinstance(size, int) or size > MAX_PAYLOAD:
-        return Reading(None, "record layer descriptor is malformed or too large"), True
+    if not isinstance(digest, str) or not DIGEST_RE.match(digest) or not isinstance(size, int):
+        return Reading(None, "record layer descriptor is malformed"), True
+    if size > store.limits.payload_bytes:   # the limit may be raised: this reading does not last
+        return Reading(None, "record layer is larger than the payload limit"), False
     try:
         payload = _payload(store, repo, digest)
     except NotFoundError:
         return Reading(None, f"record payload {digest} not found"), False
+    except (TooLargeError, InputError) as exc:   # larger than it says, or a damaged layout
+        return Reading(None, exc.message), False
     return read_record(desc.digest, manifest, layer.get("mediaType"), payload, subject_digest, signers), True
 
 
 def _payload(store: Store, repo: Ref, digest: str) -> bytes:
-    """A record's layer, from the store's on-disk cache when it has one (content-addressed,
-    so a hit is never stale)."""
+    """A record's layer (at most the payload limit), from the store's on-disk cache when it has
+    one (content-addressed, so a hit is never stale)."""
     root = getattr(store, "cache_root", None)
     cache = None
+    limit = store.limits.payload_bytes
     if root:
         from ..stores.cache import ManifestCache
-        cache = ManifestCache(os.path.join(root, "payloads"))
+        cache = ManifestCache(os.path.join(root, "payloads"), limit)
         hit = cache.get(digest)
         if hit is not None:
             return hit[1]
-    data = store.get_blob(repo, digest)
+    data = store.get_blob(repo, digest, max_bytes=limit)
     if sha256(data) != digest:
         raise NotFoundError(f"record payload {digest} does not match its digest")
     if cache is not None:
@@ -294,7 +295,7 @@ def statement(store: Store, repo: Ref, record_digest: str) -> dict:
         raise NotFoundError(f"record {record_digest} in {repo.name} has no payload layer",
                             "it was not written by shipmark; `shipmark status` lists the image's records")
     try:
-        doc = json.loads(store.get_blob(repo, layers[0]["digest"]))
+        doc = json.loads(store.get_blob(repo, layers[0]["digest"], max_bytes=store.limits.payload_bytes))
         if layers[0].get("mediaType") == mt.DSSE_ENVELOPE:
             doc = json.loads(base64.b64decode(doc["payload"]))
     except (ValueError, KeyError, TypeError):

@@ -70,7 +70,7 @@ def fetch(*, store: Store, repo: Ref, policy_key: Optional[dsse.Verifier] = None
     if manifest.get("artifactType") != mt.POLICY_ARTIFACT or not isinstance(layers, list) or len(layers) != 1:
         raise InputError(f"{where} ({mt.POLICY_TAG}) is not a shipmark policy artifact",
                          f"publish one with `shipmark policy publish {repo.name} FILE`")
-    layer = store.get_blob(repo, layers[0].get("digest", ""))
+    layer = store.get_blob(repo, layers[0].get("digest", ""), max_bytes=store.limits.payload_bytes)
     signed_by = None
     verified = False
     if layers[0].get("mediaType") == mt.DSSE_ENVELOPE:

@@ -23,7 +23,7 @@ def open_store(ref: Ref, settings: Any = None):
     if ref.scheme == OCIDIR:
         from .ocidir import OciDirStore
 
-        return OciDirStore(ref.registry)
+        return OciDirStore(ref.registry, limits=_setting(settings, "limits"))
     raise InputError(f"no store for {ref}", "use REGISTRY/REPO:TAG or ocidir://PATH:TAG")
 
 
@@ -41,14 +41,16 @@ def open_registry(settings: Any = None):
     certs_dir = _setting(settings, "certs_dir") or ()
     if isinstance(certs_dir, str):
         certs_dir = certs_dir.split(os.pathsep)
+    limits = _setting(settings, "limits")
     return RegistryStore(
         creds_for=_setting(settings, "creds_for"),
         insecure_registries=_hosts(insecure),
         ca_file=ca_file,
         ca_bundle=_setting(settings, "ca_bundle"),
         certs_roots=tuple(p for p in certs_dir if p),
-        cache=ManifestCache(_setting(settings, "cache_dir")),
+        cache=ManifestCache(_setting(settings, "cache_dir"), limits.manifest_bytes),
         pool_size=int(_setting(settings, "pool_size") or 16),
+        limits=limits,
     )
 
 

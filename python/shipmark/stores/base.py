@@ -9,12 +9,16 @@ from typing import List, Optional, Protocol, Tuple, runtime_checkable
 
 from ..core.descriptor import Descriptor, Manifest
 from ..core.ref import Ref
+from ..errors import RegistryError
 
 
 @runtime_checkable
 class Store(Protocol):
+    limits: "Limits"   # how much it reads, and for how long
+
     def get_manifest(self, ref: Ref) -> Manifest:
-        """By tag or digest. NotFoundError when absent. Byte-exact."""
+        """By tag or digest. NotFoundError when absent. Byte-exact, and checked: its digest is
+        the sha256 of the bytes read. At most `limits.manifest_bytes`."""
 
     def head_manifest(self, ref: Ref) -> Descriptor:
         """Descriptor (media type, digest, size) without the body. NotFoundError when absent."""
@@ -23,11 +27,15 @@ class Store(Protocol):
         """Store under ref.tag, or by digest when ref has no tag. Returns the digest."""
 
     def list_tags(self, repo: Ref) -> List[str]:
-        """Every tag of the repository, internal ones included, all pages followed."""
+        """Every tag of the repository, internal ones included, all pages followed (at most
+        `limits.tags` tags in `limits.tag_pages` pages). Names that are not valid tags are left
+        out: a conformant registry never lists one, and none may reach a command's output."""
 
     def blob_exists(self, repo: Ref, digest: str) -> bool: ...
 
-    def get_blob(self, repo: Ref, digest: str) -> bytes: ...
+    def get_blob(self, repo: Ref, digest: str, max_bytes: Optional[int] = None) -> bytes:
+        """The blob, checked against its digest. More than `max_bytes` is an error (a registry:
+        TooLargeError; a layout: InputError) found before or while reading, never after."""
 
     def put_blob(self, repo: Ref, data: bytes, digest: Optional[str] = None) -> str:
         """Upload (callers that may skip a present blob ask `blob_exists` first); returns the
@@ -59,7 +67,8 @@ class ReferrersAPI(Protocol):
         API (auth, overload) raise; an unknown subject or repository is an empty answer."""
 
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 
 @dataclass(frozen=True)
@@ -74,3 +83,16 @@ class Limits:
     payload_bytes: int = 1 * MiB     # a record's statement (its one layer)
     tags: int = 100_000              # tags listed in one repository
     tag_pages: int = 1_000           # pages of one tag listing
+
+
+class TooLargeError(RegistryError):
+    """A registry answered with more than shipmark reads (a manifest, a record's payload, a tag
+    listing): the message names the limit and, where there is one, the setting that raises it."""
+
+
+def size_text(size: int) -> str:
+    """4194304 -> '4 MiB', 4096 -> '4 KiB', 1536 -> '1.5 KiB', 64 -> '64 bytes'."""
+    for unit, scale in (("GiB", 1024 * MiB), ("MiB", MiB), ("KiB", KiB)):
+        if size >= scale:
+            return f"{size / scale:.1f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{size} bytes"

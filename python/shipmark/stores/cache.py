@@ -22,10 +22,14 @@ _MAX_MEDIA_TYPE = 255
 
 
 class ManifestCache:
-    def __init__(self, root: str):
+    """`max_bytes`: entries larger than this are neither kept nor read (a cache written before
+    shipmark had limits may hold one)."""
+
+    def __init__(self, root: str, max_bytes: Optional[int] = None):
         """`root`: the cache directory (settings.py: SHIPMARK_CACHE_DIR, else ~/.cache/shipmark)."""
         self.root = root
         self._dir = os.path.join(self.root, "manifests", "sha256")
+        self._max = max_bytes
         self._warned = False
 
     def _path(self, digest: str) -> Optional[str]:
@@ -41,7 +45,7 @@ class ManifestCache:
             return None
         try:
             with open(path, "rb") as fh:
-                blob = fh.read()
+                blob = fh.read(-1 if self._max is None else self._max + _MAX_MEDIA_TYPE + 2)
         except OSError:
             return None
         head, sep, raw = blob.partition(b"\n")
@@ -54,6 +58,7 @@ class ManifestCache:
         """Best-effort: a cache that cannot be written is logged once and otherwise ignored."""
         path = self._path(digest)
         if (path is None or "\n" in media_type or len(media_type) > _MAX_MEDIA_TYPE
+                or (self._max is not None and len(raw) > self._max)
                 or "sha256:" + hashlib.sha256(raw).hexdigest() != digest):
             return
         if os.path.exists(path):

@@ -37,7 +37,7 @@ from typing import Dict, List, Optional, Sequence, Set
 
 from ..core import mediatype as mt
 from ..core.descriptor import Descriptor, Manifest, canonical_json, sha256
-from ..core.ref import Ref
+from ..core.ref import DIGEST_RE, Ref
 from ..errors import NotFoundError, RegistryError, RemoteError, ShipmarkError
 from .base import ReferrersAnswer, ReferrersAPI, Store
 from .repocache import RepoCache
@@ -449,13 +449,12 @@ def _descriptor(entry) -> Descriptor:
     """An index entry as a descriptor, or ValueError saying what is wrong with it."""
     if not isinstance(entry, dict):
         raise ValueError("an index entry that is not an object")
+    if not isinstance(entry.get("digest"), str) or not DIGEST_RE.match(entry["digest"]):
+        raise ValueError("an index entry whose digest is not sha256")
     try:
-        desc = Descriptor.from_json(entry)
+        return Descriptor.from_json(entry)
     except ShipmarkError:
         raise ValueError("an index entry without mediaType, digest or size") from None
-    if not re.fullmatch(r"sha256:[a-f0-9]{64}", desc.digest):
-        raise ValueError("an index entry whose digest is not sha256")
-    return desc
 
 
 # Process-wide: the open discoveries (for flush) and the API probe, remembered per store object

@@ -4,6 +4,11 @@ Tags live in index.json (annotation org.opencontainers.image.ref.name). Writers 
 exclusive lock on index.json.lock for the read-modify-write and replace files atomically, so
 concurrent processes lose no tag and readers never see half a file. No referrers API: records
 use the referrers tag schema, exactly as on Docker Registry 2.x.
+
+A layout may come from anywhere (copied, unpacked from a tarball), so what it holds is checked
+as a registry's answers are: index.json entries must carry valid digests (a digest names a file
+under blobs/), tags that are not valid tags are left out, every blob read must hash to its
+digest, and manifests and payloads are read up to `limits`. What fails is bad local input (exit 2).
 """
 
 import fcntl
@@ -15,13 +20,17 @@ from typing import List, Optional
 
 from ..core import mediatype as mt
 from ..core.descriptor import Descriptor, Manifest, canonical_json, sha256
-from ..core.ref import Ref
-from ..errors import InputError, NotFoundError
+from ..core.ref import DIGEST_RE, TAG_RE, Ref
+from ..errors import InputError, NotFoundError, ShipmarkError
+from .base import Limits, size_text
+
+_DAMAGED_HINT = "the layout was altered or damaged; copy the image into it again"
 
 
 class OciDirStore:
-    def __init__(self, path: str, create: bool = True):
+    def __init__(self, path: str, create: bool = True, limits: Limits = Limits()):
         self.path = path
+        self.limits = limits
         if not os.path.isdir(path) or not os.path.exists(self._file("index.json")):
             if not create:
                 raise NotFoundError(f"no OCI layout at {path}", "check the ocidir:// path")
@@ -31,10 +40,10 @@ class OciDirStore:
         return os.path.join(self.path, *parts)
 
     def _blob_path(self, digest: str) -> str:
-        algo, _, hexpart = digest.partition(":")
-        if algo != "sha256" or len(hexpart) != 64:
-            raise InputError(f"invalid digest {digest!r}")
-        return self._file("blobs", algo, hexpart)
+        if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+            raise InputError(f"invalid digest {digest!r}",
+                             "a digest is sha256: followed by 64 lowercase hex digits")
+        return self._file("blobs", "sha256", digest[7:])
 
     def _init_layout(self) -> None:
         try:
@@ -60,10 +69,14 @@ class OciDirStore:
     def _read_index(self) -> dict:
         try:
             with open(self._file("index.json"), "rb") as fh:
-                return json.load(fh)
+                index = json.load(fh)
         except (OSError, ValueError) as exc:
             raise InputError(f"{self.path}/index.json is unreadable: {exc}",
                              "the directory is not a valid OCI layout") from None
+        if not isinstance(index, dict):
+            raise InputError(f"{self.path}/index.json is not a JSON object",
+                             "the directory is not a valid OCI layout")
+        return index
 
     def _write_index(self, index: dict) -> None:
         _write_atomic(self._file("index.json"), canonical_json(index))
@@ -72,12 +85,24 @@ class OciDirStore:
     def blob_exists(self, repo: Ref, digest: str) -> bool:
         return os.path.exists(self._blob_path(digest))
 
-    def get_blob(self, repo: Ref, digest: str) -> bytes:
+    def get_blob(self, repo: Ref, digest: str, max_bytes: Optional[int] = None) -> bytes:
+        return self._read_blob(digest, max_bytes, "the most shipmark reads of it")
+
+    def _read_blob(self, digest: str, limit: Optional[int], why: str) -> bytes:
+        """The blob, at most `limit` bytes (`why`: what that limit is), checked against its digest."""
         try:
             with open(self._blob_path(digest), "rb") as fh:
-                return fh.read()
+                data = fh.read(-1 if limit is None else limit + 1)
         except FileNotFoundError:
             raise NotFoundError(f"blob {digest} not found in {self.path}") from None
+        if limit is not None and len(data) > limit:
+            raise InputError(f"blob {digest} in {self.path} is larger than {size_text(limit)}, {why}",
+                             _DAMAGED_HINT)
+        actual = sha256(data)
+        if actual != digest:
+            raise InputError(f"blob {digest} in {self.path} is damaged: its content has digest {actual}",
+                             _DAMAGED_HINT)
+        return data
 
     def put_blob(self, repo: Ref, data: bytes, digest: Optional[str] = None) -> str:
         actual = sha256(data)
@@ -98,14 +123,22 @@ class OciDirStore:
     # -- manifests -----------------------------------------------------------------------
     def _resolve(self, ref: Ref) -> Descriptor:
         if ref.digest:
-            raw = self.get_blob(ref, ref.digest) if self.blob_exists(ref, ref.digest) else None
+            raw = self._read_manifest(ref.digest) if self.blob_exists(ref, ref.digest) else None
             if raw is None:
                 raise NotFoundError(f"{ref} not found", "check the digest, or list the tags with `shipmark list`")
             return Manifest(_media_type(raw), raw).descriptor()
-        for entry in self._read_index().get("manifests", []):
+        for entry in self._entries():
             if (entry.get("annotations") or {}).get(mt.A_REF_NAME) == ref.tag:
-                return Descriptor.from_json(entry)
+                try:
+                    return Descriptor.from_json(entry)
+                except ShipmarkError as exc:
+                    raise InputError(f"{self._file('index.json')}: the entry of tag {ref.tag} is malformed: "
+                                     f"{exc.message}", _DAMAGED_HINT) from None
         raise NotFoundError(f"{ref} not found", f"list the tags with `shipmark list {ref.name}`")
+
+    def _read_manifest(self, digest: str) -> bytes:
+        return self._read_blob(digest, self.limits.manifest_bytes,
+                               "the most shipmark reads of a manifest (the distribution spec's limit)")
 
     def head_manifest(self, ref: Ref) -> Descriptor:
         desc = self._resolve(ref)
@@ -113,7 +146,7 @@ class OciDirStore:
 
     def get_manifest(self, ref: Ref) -> Manifest:
         desc = self._resolve(ref)
-        raw = self.get_blob(ref, desc.digest)
+        raw = self._read_manifest(desc.digest)
         return Manifest(desc.media_type or _media_type(raw), raw, desc.digest)
 
     def put_manifest(self, ref: Ref, manifest: Manifest) -> str:
@@ -142,8 +175,14 @@ class OciDirStore:
             self._write_index(index)
 
     def list_tags(self, repo: Ref) -> List[str]:
-        names = ((e.get("annotations") or {}).get(mt.A_REF_NAME) for e in self._read_index().get("manifests", []))
-        return sorted(n for n in names if n)
+        names = ((e.get("annotations") or {}).get(mt.A_REF_NAME) for e in self._entries())
+        return sorted(n for n in names if isinstance(n, str) and TAG_RE.match(n))
+
+    def _entries(self) -> List[dict]:
+        entries = self._read_index().get("manifests")
+        if not isinstance(entries, list):
+            raise InputError(f"{self._file('index.json')} has no list of manifests", _DAMAGED_HINT)
+        return [e for e in entries if isinstance(e, dict)]
 
     def close(self) -> None:
         pass

@@ -19,7 +19,8 @@ from shipmark.settings import Settings
 from shipmark.stores import open_store
 from shipmark.stores.cache import ManifestCache
 from shipmark.stores.registry.auth import merge_scopes, parse_challenge
-from shipmark.stores.registry.client import RegistryStore, is_loopback
+from shipmark.stores.registry.client import RegistryStore
+from shipmark.stores.registry.transport import is_loopback
 from shipmark.stores.registry.transport import sanitize_url
 
 

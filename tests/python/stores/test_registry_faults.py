@@ -9,6 +9,7 @@ import pytest
 from shipmark.core.ref import parse
 from shipmark.errors import RegistryError
 from shipmark.stores import open_store
+from shipmark.stores.base import Limits
 
 from faultproxy import FaultProxy
 from servers import free_port, push_image
@@ -20,7 +21,7 @@ def quick_retries(monkeypatch):
     from shipmark.stores.registry import transport
     original = transport.make_retry
     monkeypatch.setattr(transport, "make_retry",
-                        lambda total=4, backoff=0.25: original(total, 0.001))
+                        lambda total=4, backoff=0.25, deadline=None: original(total, 0.001, deadline))
 
 
 @pytest.fixture
@@ -123,7 +124,8 @@ def test_silent_registry_times_out_cleanly():
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)          # accepts connections (backlog) but never answers
         host = f"127.0.0.1:{listener.getsockname()[1]}"
-        store = RegistryStore(timeout=(1.0, 0.3), retries=make_retry(total=1, backoff=0.001))
+        store = RegistryStore(limits=Limits(connect_timeout=1.0, read_timeout=0.3),
+                              retries=make_retry(total=1, backoff=0.001))
         with pytest.raises(RegistryError) as err:
             store.head_manifest(parse(f"{host}/app:v1"))
         store.close()

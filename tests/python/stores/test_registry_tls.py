@@ -14,6 +14,7 @@ from forwardproxy import ForwardProxy
 from shipmark.core.ref import parse
 from shipmark.errors import InputError, RegistryError
 from shipmark.settings import Settings
+from shipmark.stores.base import Limits
 from shipmark.stores.registry import RegistryStore
 from shipmark.stores.registry.tls import certs_dir_for
 from shipmark.stores.registry.transport import https_only_answer
@@ -96,7 +97,7 @@ def test_threads_waiting_on_a_failed_probe_do_not_repeat_it():
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         host = f"127.0.0.1:{listener.getsockname()[1]}"
-        store = RegistryStore(timeout=(1.0, 0.3), retries=make_retry(total=0))
+        store = RegistryStore(limits=Limits(connect_timeout=1.0, read_timeout=0.3), retries=make_retry(total=0))
         probes, errors = [], []
         real_probe = store._probe_scheme
         store._probe_scheme = lambda h: probes.append(h) or real_probe(h)
@@ -145,11 +146,12 @@ def test_named_insecure_tls_registry_is_used_unverified_as_docker_does(registry2
 
 def test_https_only_answer_is_recognised_for_get_and_head(registry2_tls_basic, registry2):
     url = f"http://{registry2_tls_basic.host}/v2/"
-    assert https_only_answer(requests.get(url, timeout=10))
-    assert https_only_answer(requests.head(url, timeout=10))
+    answer = requests.get(url, timeout=10)
+    assert https_only_answer(answer, answer.content)
+    assert https_only_answer(requests.head(url, timeout=10), b"")
     for method in ("GET", "HEAD"):   # an ordinary 400 of a plain registry is not one
         bad = requests.request(method, f"{registry2.url}/v2/x/blobs/sha256:zz", timeout=10)
-        assert bad.status_code == 400 and not https_only_answer(bad)
+        assert bad.status_code == 400 and not https_only_answer(bad, bad.content)
 
 
 def test_plain_http_to_an_https_only_registry_says_so(registry2_tls_basic):

@@ -7,10 +7,14 @@ sends the request once more. Tokens are cached per (host, scope) until shortly b
 expire. Credentials come from a `creds_for(host) -> (user, password) | None` callable; this
 module never reads settings, and never puts a password or an Authorization header in a message.
 The token service is reached with the registry's TLS settings (`tls_for(host)`: its CAs and
-client certificate, as Docker and Podman do) and the environment's proxies (`proxies_for(url)`).
+client certificate, as Docker and Podman do) and the environment's proxies (`proxies_for(url)`),
+only where the plain-HTTP rule allows (`allowed(url)`: a realm is named by the registry, so a
+registry could otherwise send its users' passwords anywhere), and within the timeouts
+`timeouts(host)` gives (which end at the command's deadline).
 """
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -18,7 +22,10 @@ import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ...errors import AuthError, RegistryError
-from .transport import CLIENT_CERT, PLAIN, UNTRUSTED, https_only_answer, sanitize_url, tls_failure
+from .. import INSECURE_VAR
+from .transport import (CLIENT_CERT, PLAIN, PLAIN_HTTP_REFUSED, SMALL_BODY, UNTRUSTED, BodyTooLarge,
+                        DeadlinePassed, RedirectRefused, https_only_answer, read_body, sanitize_url,
+                        tls_failure)
 
 log = logging.getLogger("shipmark.registry")
 
@@ -31,6 +38,7 @@ CREDS_HINT = ("set SHIPMARK_REGISTRY_USERNAME and SHIPMARK_REGISTRY_PASSWORD, "
 _PARAM_RE = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 _EXPIRY_MARGIN = 10.0
 _DEFAULT_LIFETIME = 60.0
+_TOKEN_BYTES = 1 << 20   # a token answer (JWTs with many scopes run to a few KiB)
 
 
 def parse_challenge(header: str) -> Tuple[str, Dict[str, str]]:
@@ -52,15 +60,16 @@ def scope_for(repository: str, actions: str = "pull") -> str:
 class Authenticator:
     """Thread-safe: one per RegistryStore, shared by every worker thread."""
 
-    def __init__(self, session, creds_for: Optional[CredsFn] = None,
+    def __init__(self, session, timeouts: Callable[[str], Tuple[float, float]],
+                 allowed: Callable[[str], bool], creds_for: Optional[CredsFn] = None,
                  tls_for: Optional[Callable[[str], object]] = None,
-                 proxies_for: Optional[Callable[[str], dict]] = None,
-                 timeout=(10.0, 60.0)):
-        self._session = session
+                 proxies_for: Optional[Callable[[str], dict]] = None):
+        self._session = session   # a transport.RegistrySession: its deadline ends token reads too
         self._creds_for = creds_for or (lambda host: None)
         self._tls_for = tls_for or (lambda host: True)
         self._proxies_for = proxies_for or (lambda url: {})
-        self._timeout = timeout
+        self._timeouts = timeouts
+        self._allowed = allowed
         self._lock = threading.Lock()
         self._schemes: Dict[str, Tuple[str, Dict[str, str]]] = {}   # host -> challenge
         self._tokens: Dict[Tuple[str, str], Tuple[str, float]] = {}  # (host, scope) -> token
@@ -145,6 +154,13 @@ class Authenticator:
         if not realm:
             raise AuthError(f"registry {host} sent a Bearer challenge without a realm",
                             "check the registry's auth.token configuration")
+        if not self._allowed(realm):
+            why = (PLAIN_HTTP_REFUSED if realm.lower().startswith("http://")
+                   else "which is not an http(s) URL")
+            raise AuthError(f"registry {host} names the token service {sanitize_url(realm)}, "
+                            f"{why}: shipmark sends no request and no credentials there",
+                            "serve the token service over HTTPS; if it is a trusted plain-HTTP "
+                            f"host, add it to {INSECURE_VAR}")
         key = (host, _scope_key(scopes))
         with self._lock:
             gate = self._fetching.setdefault(key, threading.Lock())
@@ -162,6 +178,7 @@ class Authenticator:
     def _fetch_token(self, host: str, realm: str, service: Optional[str],
                      scopes: List[str]) -> Tuple[str, float]:
         import requests  # already imported by the client; local to keep this module light
+        import urllib3
 
         query = [("scope", s) for s in scopes]
         if service:
@@ -170,13 +187,26 @@ class Authenticator:
         auth = requests.auth.HTTPBasicAuth(*creds) if creds else None
         safe_realm = sanitize_url(realm)
         try:
-            resp = self._session.get(realm, params=query, auth=auth, timeout=self._timeout,
-                                     verify=self._tls_for(host), proxies=self._proxies_for(realm))
-        except requests.exceptions.RequestException as exc:
+            resp = self._session.get(realm, params=query, auth=auth, timeout=self._timeouts(host),
+                                     verify=self._tls_for(host), proxies=self._proxies_for(realm),
+                                     stream=True)
+            raw = read_body(resp, _TOKEN_BYTES if resp.status_code == 200 else SMALL_BODY,
+                            self._session.deadline)
+        except RedirectRefused as exc:
+            raise AuthError(f"token service {safe_realm} of registry {host} redirected to "
+                            f"{exc.target}, {PLAIN_HTTP_REFUSED}; shipmark does not follow it",
+                            "serve the token service over HTTPS; if the redirect target is a "
+                            f"trusted plain-HTTP host, add it to {INSECURE_VAR}") from None
+        except BodyTooLarge:
+            raise RegistryError(f"token service {safe_realm} of registry {host} answered with "
+                                "more than a token", "check the registry's token service") from None
+        except (DeadlinePassed, requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                OSError) as exc:
+            self._timeouts(host)   # when the deadline ended it, this raises the error that says so
             raise _realm_error(exc, host, safe_realm) from None
         if resp.status_code in (401, 403):
             raise auth_error(host, creds is not None)
-        if https_only_answer(resp):
+        if https_only_answer(resp, raw):
             raise RegistryError(f"token service {safe_realm} of registry {host} speaks only "
                                 "HTTPS, but the registry names an http:// realm",
                                 "fix the realm in the registry's auth.token configuration "
@@ -186,8 +216,10 @@ class Authenticator:
                                 f"HTTP {resp.status_code}",
                                 "check the registry's token service; retry later")
         try:
-            body = resp.json()
+            body = json.loads(raw)
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
             body = None
         token = (body or {}).get("token") or (body or {}).get("access_token")
         if not isinstance(token, str) or not token:

@@ -7,11 +7,20 @@
   certificate verification, as Docker does for them; loopback ones keep it.
 - TLS: trust and client certificates per registry from `ca_file` and certs.d (see tls.py);
   the token service is reached with its registry's TLS settings, as Docker and Podman do.
-- Manifests are byte-exact (`response.content`), fetched with the full Accept list (Registry 2.x
-  rewrites Docker v2 manifests to schema1 otherwise), checked against the digest asked for,
-  and kept in the content-addressed disk cache: a GET by digest that hits it sends nothing.
+- Manifests are byte-exact, fetched with the full Accept list (Registry 2.x rewrites Docker v2
+  manifests to schema1 otherwise) and named by the sha256 of the bytes received: the
+  `Docker-Content-Digest` header is only a hint that must agree (and be a digest at all), and
+  a GET by digest must hash to that digest. Only then are they kept in the content-addressed
+  disk cache: a GET by digest that hits it sends nothing.
 - Tags: pages of `tag_page_size` (1000), following `Link: <...>; rel="next"` as the
-  distribution spec says. (Registry 2.8 ignores `n` and sends every tag at once.)
+  distribution spec says. (Registry 2.8 ignores `n` and sends every tag at once.) Names that
+  are not valid tags are left out.
+- Limits (`Limits`): every answer is streamed and read up to its limit (manifests 4 MiB, record
+  payloads 1 MiB when the caller asks, tag listings by tags and pages); connect and read
+  timeouts per request, cut to what is left of one deadline per store (the command): no
+  request, retry or read goes on past it.
+- The plain-HTTP rule (transport.allowed_url) holds for every URL requested: the registry,
+  `Link` and `Location` URLs, redirects and the token realm (auth.py).
 - Blobs: monolithic upload (POST, then PUT `?digest=`), skipped when HEAD finds the blob;
   `copy_blob` mounts across repositories of one registry and streams only when it must.
 - Referrers: `referrers()` asks the native endpoint and says whether it exists; only a 200
@@ -23,7 +32,6 @@
   connections per host; the auth cache and the scheme probes are locked).
 """
 
-import ipaddress
 import json
 import logging
 import threading
@@ -37,15 +45,16 @@ import urllib3
 
 from ...core import mediatype as mt
 from ...core.descriptor import Descriptor, Manifest, sha256
-from ...core.ref import REGISTRY, Ref
+from ...core.ref import DIGEST_RE, REGISTRY, TAG_RE, Ref, check_digest
 from ...errors import InputError, NotFoundError, RegistryError, ShipmarkError
-from ..base import ReferrersAnswer
+from ..base import Limits, ReferrersAnswer, TooLargeError, size_text
 from ..cache import ManifestCache
 from .auth import Authenticator, CredsFn, auth_error, scope_for
 from .. import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR
 from .tls import TLSConfig, TLSSettings
-from .transport import (CLIENT_CERT, DEFAULT_TIMEOUT, PLAIN, UNTRUSTED, Proxies, StreamBody,
-                        causes, https_only_answer, make_session,
+from .transport import (CLIENT_CERT, PLAIN, PLAIN_HTTP_REFUSED, SMALL_BODY, UNTRUSTED, BodyTooLarge,
+                        DeadlinePassed, Proxies, RedirectRefused, StreamBody, allowed_url, causes,
+                        host_only, https_only_answer, make_session, plain_http_allowed, read_body,
                         release_frames, sanitize_url, tls_failure)
 
 log = logging.getLogger("shipmark.registry")
@@ -56,29 +65,14 @@ NOT_FOUND_CODES = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "BLOB_UPL
 _CHUNK = 1 << 20
 _STATUS_HINT = ("check that the registry is healthy (its logs, disk space), then run the command "
                 "again; shipmark already retried what was safe to retry")
+_MISBEHAVING = ("the registry or a proxy in between is misbehaving; use HTTPS, and report it to "
+                "the registry's administrators")
+_TAG_BYTES = 256        # room for one tag in a tag listing's JSON (128 characters, quotes, spaces)
+_DEADLINE_SLACK = 0.05  # a timeout cut to the deadline may end a few milliseconds before it
 
 
 def api_host(registry: str) -> str:
     return DOCKER_HUB_API if registry == DOCKER_HUB else registry
-
-
-def host_only(registry: str) -> str:
-    """'127.0.0.1:5000' -> '127.0.0.1', '[::1]:5000' -> '::1', 'localhost' -> 'localhost'."""
-    if registry.startswith("["):
-        return registry[1:].split("]", 1)[0]
-    if registry.count(":") == 1:
-        return registry.split(":", 1)[0]
-    return registry
-
-
-def is_loopback(registry: str) -> bool:
-    host = host_only(registry).lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RegistryStore:
@@ -89,15 +83,17 @@ class RegistryStore:
     def __init__(self, creds_for: Optional[CredsFn] = None,
                  insecure_registries: Iterable[str] = (), ca_file: Optional[str] = None,
                  certs_roots: Sequence[str] = (), cache: Optional[ManifestCache] = None,
-                 ca_bundle: Optional[str] = None,
-                 pool_size: int = 16, timeout=DEFAULT_TIMEOUT, retries=None):
-        self._session = make_session(pool_size=pool_size, retries=retries)
+                 ca_bundle: Optional[str] = None, pool_size: int = 16, retries=None,
+                 limits: Limits = Limits()):
+        self.limits = limits
+        self._deadline = time.monotonic() + limits.deadline   # one for the life of the store
+        self._insecure = frozenset(h.strip().lower() for h in insecure_registries if h and h.strip())
+        self._session = make_session(self.allowed_url, pool_size=pool_size, retries=retries,
+                                     deadline=self._deadline)
         self._tls = TLSSettings(ca_file, certs_roots, base_bundle=ca_bundle)
         self._proxies = Proxies()
-        self._timeout = timeout
-        self._auth = Authenticator(self._session, creds_for, self._tls_for,
-                                   self._proxies.for_url, timeout)
-        self._insecure = {h.strip().lower() for h in insecure_registries if h and h.strip()}
+        self._auth = Authenticator(self._session, self._timeouts, self.allowed_url, creds_for,
+                                   self._tls_for, self._proxies.for_url)
         self._cache = cache
         self._lock = threading.Lock()
         self._schemes: Dict[str, str] = {}              # api host -> "https" | "http"
@@ -118,13 +114,18 @@ class RegistryStore:
                              [scope_for(ref.repository)], what=what,
                              headers={"Accept": mt.MANIFEST_ACCEPT})
         self._expect(resp, (200,), "GET", what, ref.registry)
-        raw = resp.content
+        hinted = self._digest_header(resp, what, ref.registry)
+        raw = self._read(resp, self.limits.manifest_bytes, what, ref.registry,
+                         "the most shipmark reads of a manifest (the distribution spec's limit)")
         digest = sha256(raw)
         if ref.digest and digest != ref.digest:
             raise RegistryError(
                 f"registry {ref.registry} returned a manifest for {ref} whose digest is {digest}",
                 "the registry or a proxy in between altered the manifest; fetch it directly "
                 "from the registry, or report it to the registry's administrators")
+        if hinted and hinted != digest:
+            raise RegistryError(f"registry {ref.registry} sent {what} with Docker-Content-Digest "
+                                f"{hinted}, but the bytes it sent have digest {digest}", _MISBEHAVING)
         media_type = _media_type(resp, raw)
         if self._cache is not None:
             self._cache.put(digest, media_type, raw)
@@ -137,9 +138,10 @@ class RegistryStore:
                              [scope_for(ref.repository)], what=what,
                              headers={"Accept": mt.MANIFEST_ACCEPT})
         self._expect(resp, (200,), "HEAD", what, ref.registry)
-        digest = resp.headers.get("Docker-Content-Digest") or ref.digest
+        digest = self._digest_header(resp, what, ref.registry) or ref.digest
         size = resp.headers.get("Content-Length")
         media_type = _content_type(resp)
+        self._discard(resp)
         if not digest or not size or not size.isdigit() or media_type not in mt.MANIFEST_TYPES:
             manifest = self.get_manifest(ref)  # a registry that leaves headers out: ask for all
             return Descriptor(manifest.media_type, manifest.digest, len(manifest.raw))
@@ -160,7 +162,8 @@ class RegistryStore:
                              [scope_for(ref.repository, "pull,push")], what=what,
                              headers={"Content-Type": manifest.media_type}, data=manifest.raw)
         self._expect(resp, (200, 201, 202), "PUT", what, ref.registry)
-        echoed = resp.headers.get("Docker-Content-Digest")
+        echoed = self._digest_header(resp, what, ref.registry)
+        self._discard(resp)
         if echoed and echoed != manifest.digest:
             raise RegistryError(
                 f"registry {ref.registry} stored {target} under digest {echoed}, "
@@ -177,7 +180,7 @@ class RegistryStore:
         resp = self._request("DELETE", ref.registry, f"/v2/{ref.repository}/manifests/{ref.reference}",
                              [scope_for(ref.repository, "pull,push,delete")], what=what)
         self._expect(resp, (200, 202), "DELETE", what, ref.registry)
-        resp.close()
+        self._discard(resp)
 
     # -- Store: tags --------------------------------------------------------------------------
 
@@ -188,45 +191,74 @@ class RegistryStore:
         first = f"{self._base(repo.registry)}{path}"
         url: Optional[str] = f"{first}?n={size}"
         what = f"repository {repo.name}"
+        most = self.limits.tags
+        too_many = TooLargeError(
+            f"registry {repo.registry} lists more than {most:,} tags for {repo.name}; shipmark "
+            f"reads at most {most:,} (--max-tags / SHIPMARK_MAX_TAGS raises the limit)",
+            "delete old tags, or raise the limit if the repository really holds that many")
         tags: List[str] = []
         seen = set()
         visited = set()
+        dropped = 0
         while url and url not in visited:
+            if len(visited) == self.limits.tag_pages:
+                raise TooLargeError(
+                    f"registry {repo.registry} lists the tags of {repo.name} in more than "
+                    f"{len(visited):,} pages; shipmark follows at most {len(visited):,} "
+                    "(SHIPMARK_MAX_TAG_PAGES raises the limit)",
+                    "check the registry: a listing that never ends is a broken or hostile registry")
             visited.add(url)
             resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
                                  what=what, url=url)
             self._expect(resp, (200,), "GET", what, repo.registry)
+            nxt = (resp.links.get("next") or {}).get("url")
             try:
-                page = resp.json().get("tags") or []
-            except (ValueError, AttributeError):
+                body = self._read(resp, most * _TAG_BYTES + SMALL_BODY, what, repo.registry, "")
+            except TooLargeError:
+                raise too_many from None
+            try:
+                page = json.loads(body).get("tags") or []
+                iter(page)
+            except (ValueError, AttributeError, TypeError):
                 raise RegistryError(f"registry {repo.registry} sent a malformed tag list for "
                                     f"{repo.name}", _STATUS_HINT) from None
-            fresh = [t for t in page if isinstance(t, str) and t not in seen]
-            seen.update(fresh)
-            tags.extend(fresh)
-            nxt = (resp.links.get("next") or {}).get("url")
+            for tag in page:
+                if not isinstance(tag, str) or not TAG_RE.match(tag):
+                    dropped += 1
+                elif tag not in seen:
+                    seen.add(tag)
+                    tags.append(tag)
+            if len(tags) > most:
+                raise too_many
             url = urljoin(url, nxt) if nxt else None
+        if dropped:
+            log.warning("registry %s listed %d names for %s that are not valid tags; they are "
+                        "ignored", repo.registry, dropped, repo.name)
         return tags
 
     # -- Store: blobs -------------------------------------------------------------------------
 
     def blob_exists(self, repo: Ref, digest: str) -> bool:
         self._check_ref(repo, need_reference=False)
+        check_digest(digest)
         what = f"blob {digest} in {repo.name}"
         resp = self._request("HEAD", repo.registry, f"/v2/{repo.repository}/blobs/{digest}",
                              [scope_for(repo.repository)], what=what)
         if resp.status_code == 404:
+            self._discard(resp)
             return False
         self._expect(resp, (200,), "HEAD", what, repo.registry)
+        self._discard(resp)
         return True
 
-    def get_blob(self, repo: Ref, digest: str) -> bytes:
+    def get_blob(self, repo: Ref, digest: str, max_bytes: Optional[int] = None) -> bytes:
         self._check_ref(repo, need_reference=False)
+        check_digest(digest)
         what = f"blob {digest} in {repo.name}"
         resp = self._request("GET", repo.registry, f"/v2/{repo.repository}/blobs/{digest}",
                              [scope_for(repo.repository)], what=what)
         self._expect(resp, (200,), "GET", what, repo.registry)
-        data = resp.content
+        data = self._read(resp, max_bytes, what, repo.registry, "the most shipmark reads of it")
         if sha256(data) != digest:
             raise RegistryError(f"registry {repo.registry} returned corrupt content for {what}",
                                 "retry; if it persists the registry's storage is damaged")
@@ -257,6 +289,7 @@ class RegistryStore:
                 "POST", dst.registry, f"/v2/{dst.repository}/blobs/uploads/", scopes, what=what,
                 params={"mount": digest, "from": src.repository}, data=b"")
             if resp.status_code == 201:
+                self._discard(resp)
                 log.debug("mounted %s from %s into %s", digest, src.name, dst.name)
                 return
             self._expect(resp, (202,), "POST", what, dst.registry)
@@ -274,15 +307,27 @@ class RegistryStore:
         found: Dict[str, Descriptor] = {}
         visited = set()
         while url and url not in visited:
+            if len(visited) == self.limits.tag_pages:
+                raise TooLargeError(
+                    f"registry {repo.registry} lists the {what} in more than {len(visited):,} "
+                    f"pages; shipmark follows at most {len(visited):,} (SHIPMARK_MAX_TAG_PAGES "
+                    "raises the limit)",
+                    "check the registry: a listing that never ends is a broken or hostile registry")
             visited.add(url)
             resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
                                  what=what, url=url, headers={"Accept": mt.OCI_INDEX})
-            index = _oci_index(resp) if resp.status_code == 200 else None
+            nxt = (resp.links.get("next") or {}).get("url")
+            index = None
+            if resp.status_code == 200:
+                index = _oci_index(resp, self._read(resp, self.limits.manifest_bytes, what,
+                                                    repo.registry, "the most shipmark reads of "
+                                                    "one page of a listing"))
             if index is None:
                 if resp.status_code in (401, 403, 429) or resp.status_code >= 500:
                     self._expect(resp, (200,), "GET", what, repo.registry)  # raises
-                codes = _error_codes(resp)[0] if resp.status_code == 404 else []
-                resp.close()
+                codes = (_error_codes(resp, self._error_body(resp))[0]
+                         if resp.status_code == 404 else [])
+                self._discard(resp)
                 # A distribution-spec error (NAME_UNKNOWN, MANIFEST_UNKNOWN) comes from a route
                 # that exists: nothing is attached yet (Quay answers so for a repository it does
                 # not know, quay/quay#6385). Registry 2.8 answers a route it lacks with a
@@ -296,7 +341,6 @@ class RegistryStore:
                     log.debug("skipping a malformed entry in %s", what)
                     continue
                 found[desc.digest] = desc
-            nxt = (resp.links.get("next") or {}).get("url")
             url = urljoin(url, nxt) if nxt else None
         return ReferrersAnswer(True, tuple(found.values()))
 
@@ -331,7 +375,11 @@ class RegistryStore:
 
     def allows_plain_http(self, registry: str) -> bool:
         """Docker's rule: loopback and named-insecure registries may answer in plain HTTP."""
-        return is_loopback(registry.lower()) or self.named_insecure(registry)
+        return plain_http_allowed(registry, self._insecure)
+
+    def allowed_url(self, url: str) -> bool:
+        """The same rule for any URL a request goes to (transport.allowed_url)."""
+        return allowed_url(url, self._insecure)
 
     def scheme(self, registry: str) -> str:
         """"https", or "http" for a registry that may answer in plain HTTP and does not speak
@@ -379,9 +427,11 @@ class RegistryStore:
         try:
             with warnings.catch_warnings():  # unverified on purpose, see above
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                resp = self._session.get(url, timeout=self._timeout, verify=self._probe_tls,
+                resp = self._session.get(url, timeout=self._timeouts(host), verify=self._probe_tls,
                                          proxies=self._proxies.for_url(url),
-                                         allow_redirects=False)
+                                         allow_redirects=False, stream=True)
+        except RegistryError:
+            return None   # the deadline has passed: the request itself says so
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             failure = tls_failure(exc)
             release_frames(exc)
@@ -391,7 +441,7 @@ class RegistryStore:
             log.debug("registry %s: TLS handshake failed (%s); using %s", host, failure[1],
                       found.upper())
             return found
-        resp.close()
+        self._discard(resp)
         log.debug("registry %s speaks TLS (probe answered %s in %.0f ms)", host,
                   resp.status_code, (time.monotonic() - started) * 1000)
         return "https"
@@ -405,9 +455,9 @@ class RegistryStore:
 
     def _request(self, method: str, registry: str, path: str, scopes: Sequence[str], *,
                  what: str, url: Optional[str] = None, headers=None, params=None,
-                 data=None, stream: bool = False) -> requests.Response:
+                 data=None) -> requests.Response:
         """One request with auth: send what auth already knows; on a 401 answer the challenge
-        and send once more."""
+        and send once more. The answer is streamed: read it with `_read`, or `_discard` it."""
         host = api_host(registry)
         url = url or f"{self._base(registry)}{path}"
         same_host = urlsplit(url).netloc.lower() == host.lower()
@@ -415,56 +465,118 @@ class RegistryStore:
         sent = self._auth.header(host, scopes) if same_host else None
         if sent:
             hdrs["Authorization"] = sent
-        resp = self._send(method, url, host, hdrs, params, data, stream)
+        resp = self._send(method, url, host, hdrs, params, data)
         if resp.status_code == 401 and same_host and resp.headers.get("WWW-Authenticate"):
+            self._discard(resp)
             retry = self._auth.challenge(host, scopes, resp.headers["WWW-Authenticate"], sent)
             if retry is None:
-                resp.close()
                 raise auth_error(host, False, what)
             if isinstance(data, StreamBody):
-                resp.close()
                 raise auth_error(host, self._auth.has_creds(host), what)
             if retry != sent:
-                resp.close()
                 hdrs["Authorization"] = retry
-                resp = self._send(method, url, host, hdrs, params, data, stream)
+                resp = self._send(method, url, host, hdrs, params, data)
         return resp
 
-    def _send(self, method, url, host, headers, params, data, stream) -> requests.Response:
+    def _send(self, method, url, host, headers, params, data) -> requests.Response:
+        if not self.allowed_url(url):
+            raise RegistryError(f"registry {host} sends shipmark to {sanitize_url(url)}, "
+                                f"{PLAIN_HTTP_REFUSED}; shipmark sends nothing there",
+                                _plain_http_hint(url))
         started = time.monotonic()
         try:
             resp = self._session.request(method, url, headers=headers, params=params, data=data,
-                                         stream=stream, timeout=self._timeout,
+                                         stream=True, timeout=self._timeouts(host),
                                          verify=self._tls_for(host), allow_redirects=True,
                                          proxies=self._proxies.for_url(url))
+        except RedirectRefused as exc:
+            raise RegistryError(f"registry {host} redirected {method} {sanitize_url(url)} to "
+                                f"{exc.target}, {PLAIN_HTTP_REFUSED}; shipmark does not follow it",
+                                _plain_http_hint(exc.target)) from None
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise (self._tls_error(exc, method, url, host)
+            raise (self._deadline_error(host) if self._past_deadline()
+                   else self._tls_error(exc, method, url, host)
                    or _transport_error(exc, method, url, host)) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %s (%.0f ms)", method, sanitize_url(url), resp.status_code,
                       (time.monotonic() - started) * 1000)
         return resp
 
+    def _timeouts(self, host: str) -> Tuple[float, float]:
+        """(connect, read) timeouts of the next request: the limits', cut to what is left of the
+        deadline. Past the deadline: the error that says so."""
+        if self._past_deadline():
+            raise self._deadline_error(host)
+        left = self._deadline - time.monotonic()
+        return min(self.limits.connect_timeout, left), min(self.limits.read_timeout, left)
+
+    def _past_deadline(self) -> bool:
+        return time.monotonic() >= self._deadline - _DEADLINE_SLACK
+
+    def _deadline_error(self, host: str) -> RegistryError:
+        return RegistryError(f"registry {host} did not answer within the {self.limits.deadline:g} s "
+                             "deadline (--timeout / SHIPMARK_TIMEOUT raises it)",
+                             "check that the registry is healthy and reachable from here")
+
+    def _read(self, resp: requests.Response, limit: Optional[int], what: str, registry: str,
+              why: str) -> bytes:
+        """A streamed answer's body, at most `limit` bytes (`why`: what that limit is)."""
+        host = api_host(registry)
+        try:
+            return read_body(resp, limit, self._deadline)
+        except BodyTooLarge:
+            raise TooLargeError(f"{what} from registry {registry} is larger than "
+                                f"{size_text(limit or 0)}" + (f", {why}" if why else ""),
+                                _MISBEHAVING) from None
+        except DeadlinePassed:
+            raise self._deadline_error(host) from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise (self._deadline_error(host) if self._past_deadline()
+                   else _transport_error(exc, "GET", resp.url, host)) from None
+
+    def _discard(self, resp: requests.Response) -> None:
+        """Read the little an answer whose body is not used carries (so that its connection
+        goes back to the pool), and close it; a longer body is dropped with its connection."""
+        try:
+            read_body(resp, SMALL_BODY, self._deadline)
+        except (BodyTooLarge, DeadlinePassed, requests.exceptions.RequestException,
+                urllib3.exceptions.HTTPError, OSError):
+            pass
+
+    def _error_body(self, resp: requests.Response) -> bytes:
+        """At most SMALL_BODY of an error answer's body (b"" when it is longer or breaks off)."""
+        try:
+            return read_body(resp, SMALL_BODY, self._deadline)
+        except (BodyTooLarge, DeadlinePassed, requests.exceptions.RequestException,
+                urllib3.exceptions.HTTPError, OSError):
+            return b""
+
+    def _digest_header(self, resp: requests.Response, what: str, registry: str) -> Optional[str]:
+        """Docker-Content-Digest, when sent: a hint, but one that must be a digest."""
+        value = resp.headers.get("Docker-Content-Digest")
+        if value is None or DIGEST_RE.match(value):
+            return value
+        resp.close()
+        raise RegistryError(f"registry {registry} answered for {what} with Docker-Content-Digest "
+                            f"{_shown(value)}, which is not a sha256 digest", _MISBEHAVING)
+
     def _expect(self, resp: requests.Response, ok: Tuple[int, ...], method: str, what: str,
                 registry: str) -> None:
         if resp.status_code in ok:
             return
-        try:
-            raise self._status_error(resp, method, what, registry)
-        finally:
-            resp.close()
+        raise self._status_error(resp, self._error_body(resp), method, what, registry)
 
-    def _status_error(self, resp, method, what, registry) -> ShipmarkError:
+    def _status_error(self, resp, body: bytes, method, what, registry) -> ShipmarkError:
         status = resp.status_code
         host = api_host(registry)
-        codes, message = _error_codes(resp)
+        codes, message = _error_codes(resp, body)
         code = codes[0] if codes else ""
         if status in (401, 403):
             return auth_error(host, self._auth.has_creds(host), what)
         if status == 404 or set(codes) & NOT_FOUND_CODES:
             return NotFoundError(f"{what} not found" + (f" ({code})" if code else ""),
                                  "check the registry, repository name and tag or digest")
-        if https_only_answer(resp):
+        if https_only_answer(resp, body):
             return RegistryError(
                 f"registry {host} speaks only HTTPS but got a plain HTTP request ({method} of "
                 f"{what}: HTTP 400)",
@@ -518,7 +630,7 @@ class RegistryStore:
 
     def _location(self, repo: Ref, resp: requests.Response) -> str:
         location = resp.headers.get("Location")
-        resp.close()
+        self._discard(resp)
         if not location:
             raise RegistryError(f"registry {repo.registry} started an upload to {repo.name} "
                                 "without a Location", _STATUS_HINT)
@@ -542,10 +654,10 @@ class RegistryStore:
         resp = self._request("PUT", repo.registry, "", scopes, what=what, url=url,
                              headers=headers, data=data)
         if resp.status_code in (201, 204):
-            resp.close()
+            self._discard(resp)
             return
         if resp.status_code == 404:
-            resp.close()
+            self._discard(resp)
             if self.blob_exists(repo, digest):
                 return  # a retried PUT whose first try had already completed the upload
             raise RegistryError(f"registry {repo.registry} lost the upload of {what}",
@@ -558,15 +670,15 @@ class RegistryStore:
             location = self._start_upload(dst, scopes)
         what = f"blob {digest} in {src.name}"
         resp = self._request("GET", src.registry, f"/v2/{src.repository}/blobs/{digest}",
-                             [scope_for(src.repository)], what=what, stream=True)
+                             [scope_for(src.repository)], what=what)
         self._expect(resp, (200,), "GET", what, src.registry)
         try:
             length = resp.headers.get("Content-Length")
             if length and length.isdigit():
                 body = StreamBody(resp.iter_content(_CHUNK), int(length))
                 self._finish_upload(dst, scopes, location, digest, body, int(length))
-            else:
-                data = resp.content
+            else:   # a layer of unknown length: read whole (layers are not limited)
+                data = self._read(resp, None, what, src.registry, "")
                 self._finish_upload(dst, scopes, location, digest, data)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _transport_error(exc, "GET", resp.url, api_host(src.registry)) from None
@@ -593,13 +705,13 @@ def _media_type(resp: requests.Response, raw: bytes) -> str:
     return header or mt.OCI_MANIFEST
 
 
-def _oci_index(resp: requests.Response) -> Optional[dict]:
+def _oci_index(resp: requests.Response, raw: bytes) -> Optional[dict]:
     """The body when it is an OCI image index, else None (a web page, an error in a 200)."""
     ctype = _content_type(resp)
     if ctype and ctype != mt.OCI_INDEX and ctype != "application/json":
         return None
     try:
-        body = json.loads(resp.content)
+        body = json.loads(raw)
     except ValueError:
         return None
     if not isinstance(body, dict) or not isinstance(body.get("manifests", []), list):
@@ -609,12 +721,12 @@ def _oci_index(resp: requests.Response) -> Optional[dict]:
     return body
 
 
-def _error_codes(resp: requests.Response) -> Tuple[List[str], str]:
+def _error_codes(resp: requests.Response, raw: bytes) -> Tuple[List[str], str]:
     """Codes and the first message of a distribution-spec error body (best effort)."""
     try:
         if resp.request is not None and resp.request.method == "HEAD":
             return [], ""
-        body = json.loads(resp.content or b"{}")
+        body = json.loads(raw or b"{}")
         errors = body.get("errors") or []
         codes = [str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code")]
         message = next((str(e.get("message")) for e in errors
@@ -622,6 +734,17 @@ def _error_codes(resp: requests.Response) -> Tuple[List[str], str]:
         return codes, message[:200]
     except (ValueError, AttributeError, TypeError):
         return [], ""
+
+
+def _shown(value: str, most: int = 80) -> str:
+    """A value from outside as a message may show it: quoted, control characters escaped, cut."""
+    return repr(value[:most]) + ("..." if len(value) > most else "")
+
+
+def _plain_http_hint(url: str) -> str:
+    host = urlsplit(url).netloc.rsplit("@", 1)[-1] or "that host"
+    return (f"if {host} is a trusted plain-HTTP service, add it to {INSECURE_VAR}; otherwise the "
+            "registry (or a man in the middle of plain HTTP) is misbehaving")
 
 
 def _with_query(url: str, key: str, value: str) -> str:
@@ -640,7 +763,8 @@ def _transport_error(exc: BaseException, method: str, url: str, host: str) -> Re
         return RegistryError(f"registry {host} refused the connection ({method} {where})", reach)
     if any(isinstance(c, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError,
                           TimeoutError)) for c in chain):
-        return RegistryError(f"registry {host} did not answer in time ({method} {where})", reach)
+        return RegistryError(f"registry {host} did not answer in time ({method} {where})",
+                             reach + "; a slow registry needs a longer --timeout (SHIPMARK_TIMEOUT)")
     if any(type(c).__name__ == "gaierror" for c in chain):
         return RegistryError(f"cannot resolve registry host {host_only(host)}",
                              "check the registry name for typos and the machine's DNS")

@@ -1,5 +1,5 @@
 """HTTP plumbing for the registry client: a pooled, retrying requests Session, per-registry TLS,
-proxies from the environment, and what a TLS failure means.
+proxies from the environment, the plain-HTTP rule, bounded reads, and what a TLS failure means.
 
 Retries (urllib3 `Retry`, exponential backoff, `Retry-After` honoured) cover idempotent
 requests only: GET, HEAD, PUT (manifests by tag or digest, the final PUT of an upload that
@@ -7,19 +7,34 @@ carries `?digest=`) and DELETE, on 429, 5xx, connection resets and timeouts. POS
 upload, mount a blob) is never retried after it was sent; a connect error is, since nothing
 reached the server. Streamed bodies that cannot be rewound make a retry fail loudly instead
 of sending a truncated body. TLS failures are never retried (urllib3 counts them as "other").
+No retry starts, and no backoff sleeps, past the command's deadline (`DeadlineRetry`).
+
+The plain-HTTP rule (`allowed_url`): HTTPS anywhere, plain HTTP only to loopback hosts and
+hosts named in SHIPMARK_INSECURE_REGISTRIES, as Docker has it for registries. It holds for
+every URL shipmark sends a request to, and so for the credentials that go with it: the
+registry, its token realm, `Link` and `Location` URLs, and every redirect (`RegistrySession`).
+requests follows redirects itself (it calls urllib3 with `redirect=False`) and drops the
+Authorization header when the host, port or scheme changes (`Session.rebuild_auth`); shipmark
+relies on that and adds the rule on top.
+
+Every response is streamed (`stream=True`) and read with `read_body`: at most a limit, checking
+the deadline between pieces as they arrive, never decompressed (`Accept-Encoding: identity`).
 
 TLS: a request's `verify` may be a tls.TLSConfig; TLSAdapter hands its SSLContext (CAs, client
 certificate) to urllib3 through the pool key, the extension point requests documents for custom
 contexts, so each registry's connections are pooled with its own context.
 """
 
+import ipaddress
 import ssl
 import threading
+import time
 import traceback
-from typing import Iterator, Optional
-from urllib.parse import urlsplit, urlunsplit
+from typing import Callable, Collection, Iterator, Optional
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -27,8 +42,127 @@ from .tls import TLSConfig
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-DEFAULT_TIMEOUT = (10.0, 120.0)  # connect, read (seconds)
 USER_AGENT = "shipmark"
+PIECE = 64 * 1024          # what one read of a streamed body asks for
+SMALL_BODY = 64 * 1024     # the most read of an answer whose body is not used (errors, redirects)
+
+
+# -- where requests may go -----------------------------------------------------------------------
+
+def host_only(registry: str) -> str:
+    """'127.0.0.1:5000' -> '127.0.0.1', '[::1]:5000' -> '::1', 'localhost' -> 'localhost'."""
+    if registry.startswith("["):
+        return registry[1:].split("]", 1)[0]
+    if registry.count(":") == 1:
+        return registry.split(":", 1)[0]
+    return registry
+
+
+def is_loopback(registry: str) -> bool:
+    """By spelling only (nothing is resolved): 127.0.0.0/8, ::1, localhost and *.localhost."""
+    host = host_only(registry).lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_allowed(registry: str, insecure: Collection[str]) -> bool:
+    """Docker's rule: plain HTTP only for loopback hosts and those named insecure (`insecure`
+    holds lower-case `host` or `host:port` entries)."""
+    reg = registry.lower()
+    return is_loopback(reg) or reg in insecure or host_only(reg) in insecure
+
+
+def allowed_url(url: str, insecure: Collection[str]) -> bool:
+    """May shipmark send a request to url, and with it the credentials meant for that host?
+    Any https:// URL; an http:// URL only where `plain_http_allowed`; nothing else."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # a malformed port raises ValueError
+    except ValueError:
+        return False
+    if not hostname or parts.scheme not in ("http", "https"):
+        return False
+    return parts.scheme == "https" or plain_http_allowed(parts.netloc.rsplit("@", 1)[-1], insecure)
+
+
+PLAIN_HTTP_REFUSED = "plain HTTP to a host that is neither loopback nor in SHIPMARK_INSECURE_REGISTRIES"
+
+
+class RedirectRefused(requests.exceptions.RequestException):
+    """A redirect to a URL the plain-HTTP rule does not allow; `target` is safe to show."""
+
+    def __init__(self, target: str, response=None):
+        super().__init__(target, response=response)
+        self.target = sanitize_url(target)
+
+
+class RegistrySession(requests.Session):
+    """A Session whose redirects obey the plain-HTTP rule (`allowed(url)`); `deadline`
+    (time.monotonic()) is the command's, for whoever reads its answers.
+
+    Overrides `get_redirect_target`, which requests calls with each redirect answer before it
+    follows it; requests' own loop then strips Authorization across hosts. It also reads each
+    redirect answer's body whole before following it: here at most SMALL_BODY of it is read
+    first, and the rest (if any) is dropped with its connection."""
+
+    def __init__(self, allowed: Callable[[str], bool], deadline: Optional[float] = None):
+        super().__init__()
+        self._allowed = allowed
+        self.deadline = deadline
+
+    def get_redirect_target(self, resp):
+        target = super().get_redirect_target(resp)
+        if target is not None:
+            url = urljoin(resp.url, target)
+            if not self._allowed(url):
+                resp.close()
+                raise RedirectRefused(url, response=resp)
+            try:
+                read_body(resp, SMALL_BODY, self.deadline)
+            except (BodyTooLarge, DeadlinePassed, requests.exceptions.RequestException,
+                    urllib3.exceptions.HTTPError, OSError):
+                pass   # read_body closed it: requests then finds no body to read
+        return target
+
+
+# -- reading answers -----------------------------------------------------------------------------
+
+class BodyTooLarge(Exception):
+    """An answer's body is longer than the limit it was read with."""
+
+
+class DeadlinePassed(Exception):
+    """The command's deadline passed while an answer was still arriving."""
+
+
+def read_body(resp: requests.Response, limit: Optional[int], deadline: Optional[float] = None) -> bytes:
+    """The body of a streamed answer, read in pieces as they arrive and closed at the end. More
+    than `limit` bytes raise BodyTooLarge: at once when Content-Length says so, else once
+    limit + 1 bytes have come. `deadline` (time.monotonic()) is checked between pieces, so a
+    server that drips its answer cannot hold the command past it (a piece itself waits at most
+    the read timeout). urllib3's `read1` returns what one receive brings; its `read(n)` would
+    wait for all n bytes."""
+    try:
+        length = resp.headers.get("Content-Length", "").strip()
+        if limit is not None and length.isdigit() and int(length) > limit:
+            raise BodyTooLarge()
+        data = bytearray()
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlinePassed()
+            piece = resp.raw.read1(PIECE, decode_content=False)
+            if not piece:
+                return bytes(data)
+            data += piece
+            if limit is not None and len(data) > limit:
+                raise BodyTooLarge()
+    finally:
+        resp.close()   # a body read to its end has already given its connection back to the pool
 
 
 def sanitize_url(url: str) -> str:
@@ -53,14 +187,39 @@ def _mask_param(param: str) -> str:
     return param
 
 
-def make_retry(total: int = 4, backoff: float = 0.25) -> Retry:
-    return Retry(
+class DeadlineRetry(Retry):
+    """urllib3's Retry that is exhausted once `deadline` (time.monotonic()) has passed, and
+    whose backoff and Retry-After sleeps end at it (a server's `Retry-After: 3600` included)."""
+
+    deadline: Optional[float] = None
+
+    def new(self, **kw):
+        retry = super().new(**kw)
+        retry.deadline = self.deadline
+        return retry
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self._left() <= 0
+
+    def get_backoff_time(self) -> float:
+        return min(super().get_backoff_time(), self._left())
+
+    def get_retry_after(self, response):
+        after = super().get_retry_after(response)
+        return None if after is None else min(after, self._left())
+
+    def _left(self) -> float:
+        return float("inf") if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+
+def make_retry(total: int = 4, backoff: float = 0.25, deadline: Optional[float] = None) -> Retry:
+    retry = DeadlineRetry(
         total=total,
         connect=total,
         read=total,
         status=total,
         other=0,
-        redirect=5,
+        redirect=0,   # never used: requests follows redirects itself (see RegistrySession)
         allowed_methods=IDEMPOTENT,
         status_forcelist=RETRY_STATUS,
         backoff_factor=backoff,
@@ -68,6 +227,8 @@ def make_retry(total: int = 4, backoff: float = 0.25) -> Retry:
         raise_on_status=False,   # give the last response back; the client maps it to an error
         raise_on_redirect=False,
     )
+    retry.deadline = deadline
+    return retry
 
 
 class TLSAdapter(HTTPAdapter):
@@ -87,12 +248,14 @@ class TLSAdapter(HTTPAdapter):
             super().cert_verify(conn, url, verify, cert)
 
 
-def make_session(pool_size: int = 16, retries: Optional[Retry] = None) -> requests.Session:
-    """A Session whose connection pools hold `pool_size` connections per host, so a scan on a
-    ThreadPoolExecutor of that size never waits for or discards connections."""
-    session = requests.Session()
+def make_session(allowed: Callable[[str], bool], pool_size: int = 16, retries: Optional[Retry] = None,
+                 deadline: Optional[float] = None) -> requests.Session:
+    """A Session whose redirects obey `allowed(url)`, and whose connection pools hold
+    `pool_size` connections per host, so a scan on a ThreadPoolExecutor of that size never waits
+    for or discards connections. Retries end at `deadline`."""
+    session = RegistrySession(allowed, deadline)
     adapter = TLSAdapter(pool_connections=8, pool_maxsize=pool_size,
-                         max_retries=retries if retries is not None else make_retry())
+                         max_retries=retries if retries is not None else make_retry(deadline=deadline))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     # No environment lookups per request (they cost a scan of the environment each time, and
@@ -101,6 +264,7 @@ def make_session(pool_size: int = 16, retries: Optional[Retry] = None) -> reques
     # Proxies.for_url(url).
     session.trust_env = False
     session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept-Encoding"] = "identity"   # bytes as stored: digests, and no zip bombs
     return session
 
 
@@ -189,20 +353,16 @@ def tls_failure(exc: BaseException):
     return found
 
 
-def https_only_answer(resp: requests.Response) -> bool:
-    """Whether a 400 to a plain-HTTP request came from a server that speaks only HTTPS.
-    Go's TLS servers (Docker Registry, Harbor, Zot, ...) write a bare `HTTP/1.0 400` with no
-    headers and "Client sent an HTTP request to an HTTPS server."; nginx says "The plain HTTP
-    request was sent to HTTPS port". A HEAD answer has no body, so there the bare 1.0 status
-    line, which no registry sends otherwise, is the sign."""
+def https_only_answer(resp: requests.Response, body: bytes) -> bool:
+    """Whether a 400 to a plain-HTTP request came from a server that speaks only HTTPS (`body`:
+    what was read of its body). Go's TLS servers (Docker Registry, Harbor, Zot, ...) write a
+    bare `HTTP/1.0 400` with no headers and "Client sent an HTTP request to an HTTPS server.";
+    nginx says "The plain HTTP request was sent to HTTPS port". A HEAD answer has no body, so
+    there the bare 1.0 status line, which no registry sends otherwise, is the sign."""
     if resp.status_code != 400 or urlsplit(resp.url or "").scheme != "http":
         return False
     bare = getattr(resp.raw, "version", None) == 10 and not resp.headers
     if resp.request is not None and resp.request.method == "HEAD":
-        return bare
-    try:
-        body = resp.content[:4096]
-    except (requests.exceptions.RequestException, OSError):
         return bare
     return (b"HTTP request to an HTTPS server" in body
             or b"plain HTTP request was sent to HTTPS port" in body)
