@@ -12,7 +12,7 @@ Knobs:
   (for answers that depend on the request, e.g. endless `Link` pagination). The regex is searched
   in path + query; the newest matching route wins. Unrouted: `GET /v2/` answers 200 `{}`, the rest
   404 with a distribution-spec error body.
-- `Answer(status, headers, body, length, chunk_delay, hang)`:
+- `Answer(status, headers, body, length, chunk_delay, hang)`: header values go out as UTF-8;
   `body` is bytes or a callable returning an iterable of byte chunks, generated while sending
   (`zeros(2 << 30)` streams 2 GiB without allocating it); `length` is the Content-Length to send
   (default: len(body) for bytes, none for chunks: the body then ends when the connection closes);
@@ -199,7 +199,8 @@ def _handler(registry: HostileRegistry):
                 return
             self.send_response(answer.status)
             for key, value in answer.headers.items():
-                self.send_header(key, value)
+                # send_header writes latin-1: this way any text goes out as its UTF-8 bytes
+                self.send_header(key, value.encode("utf-8").decode("latin-1"))
             data = answer.body
             length = answer.length
             if length == -1:

@@ -368,6 +368,15 @@ def test_a_registry_that_never_answers_fails_at_the_deadline(shipmark):
     assert ran.seconds < 8
 
 
+def test_an_unreachable_registry_says_why_at_the_deadline():
+    from servers import free_port
+
+    host = f"127.0.0.1:{free_port()}"   # nothing listens there
+    with registry_store(Limits(deadline=1.5)) as store, pytest.raises(RegistryError) as err:
+        store.head_manifest(parse(f"{host}/{REPO}:{VERSION}"))
+    assert "1.5 s deadline" in err.value.message and "refused the connection" in err.value.message
+
+
 def test_retries_stop_at_the_deadline(hostile):
     hostile.route("GET", manifest_path(), Answer(hang=True))
     started = time.monotonic()

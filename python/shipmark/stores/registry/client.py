@@ -99,6 +99,7 @@ class RegistryStore:
         self._schemes: Dict[str, str] = {}              # api host -> "https" | "http"
         self._scheme_gates: Dict[str, threading.Lock] = {}
         self._probe_failed: Dict[str, float] = {}       # api host -> when a probe failed
+        self._unreachable: Dict[str, str] = {}          # api host -> why its last probe failed
         self._probe_tls: Optional[TLSConfig] = None
 
     # -- Store: manifests ---------------------------------------------------------------------
@@ -436,6 +437,7 @@ class RegistryStore:
             failure = tls_failure(exc)
             release_frames(exc)
             if failure is None:
+                self._unreachable[host] = _transport_error(exc, "GET", url, host).message
                 return None
             found = "http" if failure[0] == PLAIN else "https"
             log.debug("registry %s: TLS handshake failed (%s); using %s", host, failure[1],
@@ -494,8 +496,8 @@ class RegistryStore:
                                 f"{exc.target}, {PLAIN_HTTP_REFUSED}; shipmark does not follow it",
                                 _plain_http_hint(exc.target)) from None
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise (self._deadline_error(host) if self._past_deadline()
-                   else self._tls_error(exc, method, url, host)
+            raise (self._tls_error(exc, method, url, host)
+                   or (self._deadline_error(host) if _timed_out(exc) and self._past_deadline() else None)
                    or _transport_error(exc, method, url, host)) from None
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %s (%.0f ms)", method, sanitize_url(url), resp.status_code,
@@ -514,8 +516,12 @@ class RegistryStore:
         return time.monotonic() >= self._deadline - _DEADLINE_SLACK
 
     def _deadline_error(self, host: str) -> RegistryError:
+        """The deadline passed, maybe while a request to an unreachable registry was retried:
+        then what made it unreachable is said as well."""
+        why = self._unreachable.get(host)
         return RegistryError(f"registry {host} did not answer within the {self.limits.deadline:g} s "
-                             "deadline (--timeout / SHIPMARK_TIMEOUT raises it)",
+                             "deadline (--timeout / SHIPMARK_TIMEOUT raises it)"
+                             + (f"; before that: {why}" if why else ""),
                              "check that the registry is healthy and reachable from here")
 
     def _read(self, resp: requests.Response, limit: Optional[int], what: str, registry: str,
@@ -531,7 +537,7 @@ class RegistryStore:
         except DeadlinePassed:
             raise self._deadline_error(host) from None
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise (self._deadline_error(host) if self._past_deadline()
+            raise (self._deadline_error(host) if _timed_out(exc) and self._past_deadline()
                    else _transport_error(exc, "GET", resp.url, host)) from None
 
     def _discard(self, resp: requests.Response) -> None:
@@ -754,6 +760,11 @@ def _with_query(url: str, key: str, value: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+def _timed_out(exc: BaseException) -> bool:
+    return any(isinstance(c, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError))
+               for c in causes(exc))
+
+
 def _transport_error(exc: BaseException, method: str, url: str, host: str) -> RegistryError:
     where = sanitize_url(url)
     chain = list(causes(exc))
@@ -761,8 +772,7 @@ def _transport_error(exc: BaseException, method: str, url: str, host: str) -> Re
              "(host, port, firewall, HTTPS_PROXY/NO_PROXY)")
     if any(isinstance(c, ConnectionRefusedError) for c in chain):
         return RegistryError(f"registry {host} refused the connection ({method} {where})", reach)
-    if any(isinstance(c, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError,
-                          TimeoutError)) for c in chain):
+    if _timed_out(exc):
         return RegistryError(f"registry {host} did not answer in time ({method} {where})",
                              reach + "; a slow registry needs a longer --timeout (SHIPMARK_TIMEOUT)")
     if any(type(c).__name__ == "gaierror" for c in chain):
