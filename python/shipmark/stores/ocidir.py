@@ -28,9 +28,9 @@ _DAMAGED_HINT = "the layout was altered or damaged; copy the image into it again
 
 
 class OciDirStore:
-    def __init__(self, path: str, create: bool = True, limits: Limits = Limits()):
+    def __init__(self, path: str, create: bool = True, limits: Optional[Limits] = None):
         self.path = path
-        self.limits = limits
+        self.limits = limits or Limits()
         if not os.path.isdir(path) or not os.path.exists(self._file("index.json")):
             if not create:
                 raise NotFoundError(f"no OCI layout at {path}", "check the ocidir:// path")
@@ -116,7 +116,7 @@ class OciDirStore:
     def copy_blob(self, src: Ref, dst: Ref, digest: str) -> None:
         if src.registry == dst.registry:
             return
-        from . import open_store   # another layout directory: copy the file
+        from . import open_store  # another layout directory: copy the file
         data = open_store(src).get_blob(src, digest)
         self.put_blob(dst, data, digest)
 

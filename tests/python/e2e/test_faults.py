@@ -27,8 +27,7 @@ def quick_retries(monkeypatch):
     """The same retry policy with a short backoff, so an outage costs milliseconds here."""
     from shipmark.stores.registry import transport
     original = transport.make_retry
-    monkeypatch.setattr(transport, "make_retry",
-                        lambda total=4, backoff=0.25, deadline=None: original(total, 0.001, deadline))
+    monkeypatch.setattr(transport, "make_retry", lambda total=4, backoff=0.25: original(total, 0.001))
 
 
 def prepared_image(case):

@@ -21,7 +21,7 @@ def quick_retries(monkeypatch):
     from shipmark.stores.registry import transport
     original = transport.make_retry
     monkeypatch.setattr(transport, "make_retry",
-                        lambda total=4, backoff=0.25, deadline=None: original(total, 0.001, deadline))
+                        lambda total=4, backoff=0.25: original(total, 0.001))
 
 
 @pytest.fixture

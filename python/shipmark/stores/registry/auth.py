@@ -23,9 +23,20 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ...errors import AuthError, RegistryError
 from .. import INSECURE_VAR
-from .transport import (CLIENT_CERT, PLAIN, PLAIN_HTTP_REFUSED, SMALL_BODY, UNTRUSTED, BodyTooLarge,
-                        DeadlinePassed, RedirectRefused, https_only_answer, read_body, sanitize_url,
-                        tls_failure)
+from .transport import (
+    CLIENT_CERT,
+    PLAIN,
+    PLAIN_HTTP_REFUSED,
+    SMALL_BODY,
+    UNTRUSTED,
+    BodyTooLarge,
+    DeadlinePassed,
+    RedirectRefused,
+    https_only_answer,
+    read_body,
+    sanitize_url,
+    tls_failure,
+)
 
 log = logging.getLogger("shipmark.registry")
 

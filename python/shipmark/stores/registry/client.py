@@ -37,7 +37,7 @@ import logging
 import threading
 import time
 import warnings
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -47,15 +47,33 @@ from ...core import mediatype as mt
 from ...core.descriptor import Descriptor, Manifest, sha256
 from ...core.ref import DIGEST_RE, REGISTRY, TAG_RE, Ref, check_digest
 from ...errors import InputError, NotFoundError, RegistryError, ShipmarkError
+from .. import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR
 from ..base import Limits, ReferrersAnswer, TooLargeError, size_text
 from ..cache import ManifestCache
 from .auth import Authenticator, CredsFn, auth_error, scope_for
-from .. import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR
 from .tls import TLSConfig, TLSSettings
-from .transport import (CLIENT_CERT, PLAIN, PLAIN_HTTP_REFUSED, SMALL_BODY, UNTRUSTED, BodyTooLarge,
-                        DeadlinePassed, Proxies, RedirectRefused, StreamBody, allowed_url, causes,
-                        host_only, https_only_answer, make_session, plain_http_allowed, read_body,
-                        release_frames, sanitize_url, tls_failure)
+from .transport import (
+    CLIENT_CERT,
+    PLAIN,
+    PLAIN_HTTP_REFUSED,
+    SMALL_BODY,
+    UNTRUSTED,
+    BodyTooLarge,
+    DeadlinePassed,
+    Proxies,
+    RedirectRefused,
+    StreamBody,
+    allowed_url,
+    causes,
+    host_only,
+    https_only_answer,
+    make_session,
+    plain_http_allowed,
+    read_body,
+    release_frames,
+    sanitize_url,
+    tls_failure,
+)
 
 log = logging.getLogger("shipmark.registry")
 
@@ -84,8 +102,8 @@ class RegistryStore:
                  insecure_registries: Iterable[str] = (), ca_file: Optional[str] = None,
                  certs_roots: Sequence[str] = (), cache: Optional[ManifestCache] = None,
                  ca_bundle: Optional[str] = None, pool_size: int = 16, retries=None,
-                 limits: Limits = Limits()):
-        self.limits = limits
+                 limits: Optional[Limits] = None):
+        self.limits = limits = limits or Limits()
         self._deadline = time.monotonic() + limits.deadline   # one for the life of the store
         self._insecure = frozenset(h.strip().lower() for h in insecure_registries if h and h.strip())
         self._session = make_session(self.allowed_url, pool_size=pool_size, retries=retries,
@@ -198,8 +216,8 @@ class RegistryStore:
             f"reads at most {most:,} (--max-tags / SHIPMARK_MAX_TAGS raises the limit)",
             "delete old tags, or raise the limit if the repository really holds that many")
         tags: List[str] = []
-        seen = set()
-        visited = set()
+        seen: Set[str] = set()
+        visited: Set[str] = set()
         dropped = 0
         while url and url not in visited:
             if len(visited) == self.limits.tag_pages:
@@ -306,7 +324,7 @@ class RegistryStore:
         what = f"referrers of {repo.name}@{subject_digest}"
         url: Optional[str] = f"{self._base(repo.registry)}{path}"
         found: Dict[str, Descriptor] = {}
-        visited = set()
+        visited: Set[str] = set()
         while url and url not in visited:
             if len(visited) == self.limits.tag_pages:
                 raise TooLargeError(

@@ -81,8 +81,7 @@ def allowed_url(url: str, insecure: Collection[str]) -> bool:
     Any https:// URL; an http:// URL only where `plain_http_allowed`; nothing else."""
     try:
         parts = urlsplit(url)
-        hostname = parts.hostname
-        parts.port  # a malformed port raises ValueError
+        hostname, _ = parts.hostname, parts.port   # a malformed port raises ValueError
     except ValueError:
         return False
     if not hostname or parts.scheme not in ("http", "https"):
@@ -212,8 +211,8 @@ class DeadlineRetry(Retry):
         return float("inf") if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
 
-def make_retry(total: int = 4, backoff: float = 0.25, deadline: Optional[float] = None) -> Retry:
-    retry = DeadlineRetry(
+def make_retry(total: int = 4, backoff: float = 0.25) -> Retry:
+    return DeadlineRetry(
         total=total,
         connect=total,
         read=total,
@@ -227,8 +226,6 @@ def make_retry(total: int = 4, backoff: float = 0.25, deadline: Optional[float] 
         raise_on_status=False,   # give the last response back; the client maps it to an error
         raise_on_redirect=False,
     )
-    retry.deadline = deadline
-    return retry
 
 
 class TLSAdapter(HTTPAdapter):
@@ -254,8 +251,11 @@ def make_session(allowed: Callable[[str], bool], pool_size: int = 16, retries: O
     `pool_size` connections per host, so a scan on a ThreadPoolExecutor of that size never waits
     for or discards connections. Retries end at `deadline`."""
     session = RegistrySession(allowed, deadline)
-    adapter = TLSAdapter(pool_connections=8, pool_maxsize=pool_size,
-                         max_retries=retries if retries is not None else make_retry(deadline=deadline))
+    retry = retries if retries is not None else make_retry()
+    if isinstance(retry, DeadlineRetry):
+        retry = retry.new()   # a copy: the one passed in may serve other sessions
+        retry.deadline = deadline
+    adapter = TLSAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     # No environment lookups per request (they cost a scan of the environment each time, and
