@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from ..core.ref import OCIDIR, REGISTRY, Ref
 from ..errors import InputError
+
 # The variables the registry's messages name (declared in settings.py).
 from ..settings import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR  # noqa: F401
 

@@ -386,7 +386,7 @@ class RegistryStore:
             raise InputError(f"{ref} is not a registry reference",
                              "open an OCI layout with its own store (ocidir://)")
         if need_reference:
-            ref.reference  # raises InputError for a bare repository
+            _ = ref.reference  # raises InputError for a bare repository
 
     def named_insecure(self, registry: str) -> bool:
         reg = registry.lower()
@@ -446,7 +446,8 @@ class RegistryStore:
         try:
             with warnings.catch_warnings():  # unverified on purpose, see above
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                resp = self._session.get(url, timeout=self._timeouts(host), verify=self._probe_tls,
+                # TLSAdapter takes a TLSConfig as `verify` (transport.py); requests' stubs only know bool/str
+                resp = self._session.get(url, timeout=self._timeouts(host), verify=self._probe_tls,  # type: ignore[arg-type]
                                          proxies=self._proxies.for_url(url),
                                          allow_redirects=False, stream=True)
         except RegistryError:
