@@ -49,6 +49,7 @@ def _expand_args_file(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    owns_process = argv is None   # the console script or `python -m shipmark`
     argv = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in argv
     debug = "--debug" in argv
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         wants_json = "--json" in argv
         debug = "--debug" in argv
         from .cli import run
-        return run(argv)
+        return run(argv, backstop=owns_process)
     except ShipmarkError as exc:
         return _report(exc, exc.exit_code, wants_json)
     except KeyboardInterrupt:

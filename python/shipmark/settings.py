@@ -19,6 +19,7 @@ Kept light: `shipmark --help` imports this module, so it imports nothing beyond 
 
 import math
 import os
+import time
 
 from .errors import InputError
 
@@ -256,6 +257,7 @@ class Settings:
         self._args = args
         self._env = os.environ if environ is None else environ
         self._values = {}
+        self._started = time.monotonic()   # the command's deadline counts from here
 
     def __getattr__(self, name):
         option = OPTIONS.get(name)
@@ -297,9 +299,11 @@ class Settings:
 
     @property
     def limits(self):
-        """What a store may read, and for how long (stores/base.py Limits)."""
+        """What a store may read, and for how long (stores/base.py Limits). The deadline is what
+        is left of the command's: a store opened late (a second registry) gets no fresh one."""
         from .stores.base import Limits
-        return Limits(deadline=self.timeout, tags=self.max_tags, tag_pages=self.max_tag_pages)
+        left = max(0.0, self.timeout - (time.monotonic() - self._started))
+        return Limits(deadline=left, tags=self.max_tags, tag_pages=self.max_tag_pages)
 
     def creds_for(self, host: str):
         """Registry credentials for host: the variables, else Docker's config (see stores/credentials.py)."""

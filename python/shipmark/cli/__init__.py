@@ -124,7 +124,13 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict:
     return {}
 
 
-def run(argv: list[str]) -> int:
+# How long past the command's deadline the process alarm waits for the stores to give up first.
+BACKSTOP_GRACE = 5.0
+
+
+def run(argv: list[str], backstop: bool = False) -> int:
+    """`backstop`: also end the process by an alarm shortly after the deadline (only when shipmark
+    owns the process: in-process callers such as tests keep their own signals)."""
     parser = build_parser(argv)
     if not argv:
         parser.print_help(sys.stderr)
@@ -138,6 +144,8 @@ def run(argv: list[str]) -> int:
     from .context import Context
     log_to_stderr()
     ctx = Context(args)
+    if backstop:
+        _arm_backstop(ctx.settings.timeout)
     try:
         out = args.run(args, ctx)
     finally:
@@ -148,3 +156,24 @@ def run(argv: list[str]) -> int:
         for line in out.lines:
             sys.stdout.write(printable(line) + "\n")
     return out.code
+
+
+def _arm_backstop(timeout: float) -> None:
+    """The stores bound every request, retry and body read by the deadline; what they cannot
+    bound (a status line and headers dripped a byte at a time, a name lookup that hangs) ends
+    here. os._exit because worker threads may be blocked in a read that nothing can interrupt."""
+    import os
+    import signal
+
+    from ..errors import RegistryError
+    from ..terminal import to_stderr
+
+    def expired(signum, frame) -> None:
+        err = RegistryError(f"shipmark did not finish within its {timeout:g} s deadline: a registry kept it waiting",
+                            "--timeout / SHIPMARK_TIMEOUT raises the deadline; check the registry")
+        to_stderr(f"shipmark: error: {err.message}")
+        to_stderr(f"hint: {err.hint}")
+        os._exit(err.exit_code)
+
+    signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, timeout + BACKSTOP_GRACE)

@@ -368,6 +368,44 @@ def test_a_registry_that_never_answers_fails_at_the_deadline(shipmark):
     assert ran.seconds < 8
 
 
+def test_headers_dripped_a_byte_at_a_time_end_at_the_deadline(shipmark):
+    """No read ever waits long enough to time out, and requests cannot bound the time headers
+    take: the process alarm ends the command shortly after the deadline, with exit 5."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def drip_headers():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.wait(0.5):
+                    try:
+                        conn.sendall(b"a")
+                    except OSError:
+                        break
+
+    threading.Thread(target=drip_headers, daemon=True).start()
+    host = "127.0.0.1:%d" % listener.getsockname()[1]
+    try:
+        ran = shipmark("status", f"{host}/{REPO}:{VERSION}", "--no-policy", env={"SHIPMARK_TIMEOUT": "2"},
+                       timeout=40)
+    finally:
+        stop.set()
+        listener.close()
+    line = failed_cleanly(ran)
+    assert "did not finish within its 2 s deadline" in line
+    assert ran.seconds < 15
+
+
 def test_an_unreachable_registry_says_why_at_the_deadline():
     from servers import free_port
 

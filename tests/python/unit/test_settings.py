@@ -27,16 +27,30 @@ def test_a_flag_wins_over_its_variable_which_wins_over_the_default():
     assert Settings(None, env).max_tags == 500
 
 
+def test_a_store_opened_late_gets_what_is_left_of_the_commands_deadline(monkeypatch):
+    import shipmark.settings as settings_module
+
+    settings = Settings(environ={"SHIPMARK_TIMEOUT": "10"})
+    started = settings_module.time.monotonic()
+    monkeypatch.setattr(settings_module.time, "monotonic", lambda: started + 7)
+    assert 2.9 < settings.limits.deadline <= 3.0
+    monkeypatch.setattr(settings_module.time, "monotonic", lambda: started + 70)
+    assert settings.limits.deadline == 0.0
+
+
 def test_an_empty_variable_counts_as_unset():
     assert Settings(None, {"SHIPMARK_TIMEOUT": ""}).timeout == 120.0
     assert Settings(None, {"SHIPMARK_POLICY": ""}).policy is None
 
 
 def test_the_limit_defaults_are_the_stores_own():
+    import dataclasses
+
     limits = Settings(None, {}).limits
-    assert limits == Limits()
+    assert limits == dataclasses.replace(Limits(), deadline=limits.deadline)
+    assert Limits().deadline - 1 < limits.deadline <= Limits().deadline   # what is left of it
     raised = Settings(_args(timeout="5", max_tags="10"), {"SHIPMARK_MAX_TAG_PAGES": "3"}).limits
-    assert (raised.deadline, raised.tags, raised.tag_pages) == (5.0, 10, 3)
+    assert (round(raised.deadline), raised.tags, raised.tag_pages) == (5, 10, 3)
 
 
 @pytest.mark.parametrize("env, message", [
