@@ -303,7 +303,7 @@ class Settings:
         is left of the command's: a store opened late (a second registry) gets no fresh one."""
         from .stores.base import Limits
         left = max(0.0, self.timeout - (time.monotonic() - self._started))
-        return Limits(deadline=left, tags=self.max_tags, tag_pages=self.max_tag_pages)
+        return Limits(deadline=left, timeout=self.timeout, tags=self.max_tags, tag_pages=self.max_tag_pages)
 
     def creds_for(self, host: str):
         """Registry credentials for host: the variables, else Docker's config (see stores/credentials.py)."""

@@ -76,7 +76,8 @@ class Limits:
     """How much shipmark reads from a store, and for how long, before it gives up with a clear
     error. The CLI fills it from settings (flags, SHIPMARK_* variables); stores enforce it."""
 
-    deadline: float = 120.0          # seconds for the whole command (--timeout, SHIPMARK_TIMEOUT)
+    deadline: float = 120.0          # seconds left of the command's deadline when the store opens
+    timeout: Optional[float] = None  # the deadline as set (--timeout, SHIPMARK_TIMEOUT), for messages
     connect_timeout: float = 10.0    # seconds to open one connection
     read_timeout: float = 30.0       # seconds of silence on one connection
     manifest_bytes: int = 4 * MiB    # distribution's own limit for a manifest

@@ -47,7 +47,7 @@ def test_the_limit_defaults_are_the_stores_own():
     import dataclasses
 
     limits = Settings(None, {}).limits
-    assert limits == dataclasses.replace(Limits(), deadline=limits.deadline)
+    assert limits == dataclasses.replace(Limits(), deadline=limits.deadline, timeout=Limits().deadline)
     assert Limits().deadline - 1 < limits.deadline <= Limits().deadline   # what is left of it
     raised = Settings(_args(timeout="5", max_tags="10"), {"SHIPMARK_MAX_TAG_PAGES": "3"}).limits
     assert (round(raised.deadline), raised.tags, raised.tag_pages) == (5, 10, 3)

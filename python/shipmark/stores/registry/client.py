@@ -538,7 +538,7 @@ class RegistryStore:
         """The deadline passed, maybe while a request to an unreachable registry was retried:
         then what made it unreachable is said as well."""
         why = self._unreachable.get(host)
-        return RegistryError(f"registry {host} did not answer within the {self.limits.deadline:g} s "
+        return RegistryError(f"registry {host} did not answer within the {self.limits.timeout or self.limits.deadline:g} s "
                              "deadline (--timeout / SHIPMARK_TIMEOUT raises it)"
                              + (f"; before that: {why}" if why else ""),
                              "check that the registry is healthy and reachable from here")
