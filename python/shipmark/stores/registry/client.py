@@ -220,13 +220,7 @@ class RegistryStore:
         visited: Set[str] = set()
         dropped = 0
         while url and url not in visited:
-            if len(visited) == self.limits.tag_pages:
-                raise TooLargeError(
-                    f"registry {repo.registry} lists the tags of {repo.name} in more than "
-                    f"{len(visited):,} pages; shipmark follows at most {len(visited):,} "
-                    "(SHIPMARK_MAX_TAG_PAGES raises the limit)",
-                    "check the registry: a listing that never ends is a broken or hostile registry")
-            visited.add(url)
+            self._count_page(visited, url, repo.registry, f"tags of {repo.name}")
             resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
                                  what=what, url=url)
             self._expect(resp, (200,), "GET", what, repo.registry)
@@ -326,13 +320,7 @@ class RegistryStore:
         found: Dict[str, Descriptor] = {}
         visited: Set[str] = set()
         while url and url not in visited:
-            if len(visited) == self.limits.tag_pages:
-                raise TooLargeError(
-                    f"registry {repo.registry} lists the {what} in more than {len(visited):,} "
-                    f"pages; shipmark follows at most {len(visited):,} (SHIPMARK_MAX_TAG_PAGES "
-                    "raises the limit)",
-                    "check the registry: a listing that never ends is a broken or hostile registry")
-            visited.add(url)
+            self._count_page(visited, url, repo.registry, what)
             resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
                                  what=what, url=url, headers={"Accept": mt.OCI_INDEX})
             nxt = (resp.links.get("next") or {}).get("url")
@@ -380,6 +368,15 @@ class RegistryStore:
         self.close()
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _count_page(self, visited: Set[str], url: str, registry: str, what: str) -> None:
+        """One more page of a listing; past the page limit, the error that names it."""
+        if len(visited) == self.limits.tag_pages:
+            raise TooLargeError(
+                f"registry {registry} lists the {what} in more than {len(visited):,} pages; "
+                f"shipmark follows at most {len(visited):,} (SHIPMARK_MAX_TAG_PAGES raises the limit)",
+                "check the registry: a listing that never ends is a broken or hostile registry")
+        visited.add(url)
 
     def _check_ref(self, ref: Ref, need_reference: bool = True) -> None:
         if ref.scheme != REGISTRY:
@@ -538,7 +535,8 @@ class RegistryStore:
         """The deadline passed, maybe while a request to an unreachable registry was retried:
         then what made it unreachable is said as well."""
         why = self._unreachable.get(host)
-        return RegistryError(f"registry {host} did not answer within the {self.limits.timeout or self.limits.deadline:g} s "
+        deadline = self.limits.timeout or self.limits.deadline
+        return RegistryError(f"registry {host} did not answer within the {deadline:g} s "
                              "deadline (--timeout / SHIPMARK_TIMEOUT raises it)"
                              + (f"; before that: {why}" if why else ""),
                              "check that the registry is healthy and reachable from here")
