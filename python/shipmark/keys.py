@@ -9,15 +9,14 @@ envelopes are standard DSSE, and a test verifies them with securesystemslib.
 A keyid is "sha256:" + the SHA-256 of the public key's DER SubjectPublicKeyInfo: stable,
 computable by anyone holding the public key, and only ever a hint (the signature decides).
 
-Verifying is the one CPU cost signing adds to every read, so signatures that verified are
-remembered per key (`VerifiedCache`): a signature over given bytes stays valid forever, and
-only successes are kept, so a forged record is checked again each time it is read.
+Verifying is the one CPU cost signing adds to a read; it is paid once per record and set of
+keys, since what a record's bytes said (who signed it among them) is kept with the repository's
+cache (core.trust.Reading, stores/repocache.py).
 """
 
 import hashlib
 import os
-import threading
-from typing import Optional, Set, Tuple
+from typing import Optional, Tuple
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,63 +41,14 @@ def _check_type(key, where: str) -> None:
         raise InputError(f"{where}: unsupported key type {type(key).__name__}", _HINT)
 
 
-class VerifiedCache:
-    """SHA-256 of (signature, signed bytes) pairs that verified under one key: a file of hex
-    lines under the cache directory, appended one whole line per write (O_APPEND), so
-    concurrent processes only ever add lines. Unwritable: kept in memory only."""
-
-    def __init__(self, root: str, keyid: str):
-        self.path = os.path.join(root, "verified", keyid.replace(":", "-"))
-        self._lock = threading.Lock()
-        try:
-            with open(self.path, encoding="ascii") as fh:
-                self._seen: Set[str] = {line.strip() for line in fh if len(line.strip()) == 64}
-        except (OSError, ValueError):
-            self._seen = set()
-
-    @staticmethod
-    def key(signature: bytes, data: bytes) -> str:
-        return hashlib.sha256(len(signature).to_bytes(4, "big") + signature + data).hexdigest()
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._seen
-
-    def add(self, key: str) -> None:
-        with self._lock:
-            if key in self._seen:
-                return
-            self._seen.add(key)
-            try:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                try:
-                    os.write(fd, (key + "\n").encode("ascii"))
-                finally:
-                    os.close(fd)
-            except OSError:
-                pass
-
-
 class PublicKey:
     """A core.dsse.Verifier."""
 
-    def __init__(self, public, cache_root: Optional[str] = None):
+    def __init__(self, public):
         self._key = public
         self.keyid = _keyid(public)
-        self._verified = VerifiedCache(cache_root, self.keyid) if cache_root else None
 
     def verify(self, signature: bytes, data: bytes) -> bool:
-        if self._verified is None:
-            return self._check(signature, data)
-        memo = VerifiedCache.key(signature, data)
-        if memo in self._verified:
-            return True
-        ok = self._check(signature, data)
-        if ok:
-            self._verified.add(memo)
-        return ok
-
-    def _check(self, signature: bytes, data: bytes) -> bool:
         try:
             if isinstance(self._key, ed25519.Ed25519PublicKey):
                 self._key.verify(signature, data)
@@ -168,20 +118,19 @@ def load_private(path: str, password: Optional[str]) -> PrivateKey:
     return PrivateKey(key)
 
 
-def parse_public(data: bytes, where: str, cache_root: Optional[str] = None) -> PublicKey:
+def parse_public(data: bytes, where: str) -> PublicKey:
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm):
         raise InputError(f"{where} is not a PEM public key", _HINT) from None
     _check_type(key, where)
-    return PublicKey(key, cache_root)
+    return PublicKey(key)
 
 
-def public_key(value: str, base_dir: str, cache_root: Optional[str] = None) -> Tuple[PublicKey, str]:
+def public_key(value: str, base_dir: str) -> Tuple[PublicKey, str]:
     """A policy's signer value: inline PEM, or a file relative to the policy file's directory.
-    Returns the key and where it came from (for messages). With `cache_root`, signatures that
-    verified are remembered there."""
+    Returns the key and where it came from (for messages)."""
     if value.lstrip().startswith("-----BEGIN"):
-        return parse_public(value.encode("utf-8"), "inline key", cache_root), "inline key"
+        return parse_public(value.encode("utf-8"), "inline key"), "inline key"
     path = value if os.path.isabs(value) else os.path.join(base_dir, value)
-    return parse_public(_read(path, "public key file"), f"public key file {path}", cache_root), path
+    return parse_public(_read(path, "public key file"), f"public key file {path}"), path

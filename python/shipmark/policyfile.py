@@ -18,9 +18,8 @@ def default_path() -> Optional[str]:
     return DEFAULT_FILE if os.path.exists(DEFAULT_FILE) else None
 
 
-def load(path: str, cache_dir: Optional[str] = None) -> Policy:
-    """An explicit path must exist and be valid. `cache_dir`: where signatures that verified
-    with its keys are remembered (None: nowhere)."""
+def load(path: str) -> Policy:
+    """An explicit path must exist and be valid."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -29,10 +28,10 @@ def load(path: str, cache_dir: Optional[str] = None) -> Policy:
                          "pass --policy FILE or set SHIPMARK_POLICY to an existing file") from None
     except OSError as exc:
         raise InputError(f"cannot read policy file {path}: {exc.strerror}") from None
-    return parse(data, path, os.path.dirname(os.path.abspath(path)), cache_dir)
+    return parse(data, path, os.path.dirname(os.path.abspath(path)))
 
 
-def parse(data: bytes, source: str, base_dir: Optional[str], cache_dir: Optional[str] = None) -> Policy:
+def parse(data: bytes, source: str, base_dir: Optional[str]) -> Policy:
     """`base_dir` is where signer key files are looked up; None (a published policy) allows
     inline PEM keys only."""
     import yaml  # lazily: start-up stays light for commands without a policy
@@ -48,7 +47,7 @@ def parse(data: bytes, source: str, base_dir: Optional[str], cache_dir: Optional
         from . import keys
         if base_dir is None and not value.lstrip().startswith("-----BEGIN"):
             raise InputError(f"{value!r}: a published policy holds its keys inline (PEM)")
-        return keys.public_key(value, base_dir or ".", cache_root=cache_dir)[0]
+        return keys.public_key(value, base_dir or ".")[0]
 
     return Policy.from_dict(doc, source=source, load_key=load_key, digest=sha256(data))
 

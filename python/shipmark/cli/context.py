@@ -70,7 +70,7 @@ class Context:
         if not path and not from_promotion:
             path = self.settings.policy or policyfile.default_path()
         if path:
-            return policyfile.load(path, cache_dir=self.settings.cache_dir)
+            return policyfile.load(path)
         if repo is not None:
             published = self.published_policy(repo)
             if published is not None:
@@ -88,8 +88,7 @@ class Context:
         if key_path:
             from ..keys import public_key
             key = public_key(key_path, ".")[0]
-        return policydoc.fetch(store=self.store(repo), repo=repo.repo, policy_key=key,
-                               cache_dir=self.settings.cache_dir)
+        return policydoc.fetch(store=self.store(repo), repo=repo.repo, policy_key=key)
 
     def image(self, text: str) -> Ref:
         return refs.parse_image(text)

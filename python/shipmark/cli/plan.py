@@ -7,10 +7,10 @@ from typing import Callable, Dict, Optional
 from .. import policyfile, servicesfile
 from ..core.policy import Policy
 from ..core.services import ServicesFile
-from . import Output, common
 from ..errors import InputError
 from ..settings import add_flag
 from ..terminal import to_stderr
+from . import Output, common
 
 
 def services_flags(p, channel_help: str = "channel for services that name none (default: the file's, else stable)"):
@@ -45,7 +45,7 @@ def policy_resolver(args, services: ServicesFile, ctx) -> Callable[..., Policy]:
             if not path and repo is not None and not getattr(args, "no_policy", False):
                 published = ctx.published_policy(repo)
             if path:
-                cache[key] = policyfile.load(path, cache_dir=ctx.settings.cache_dir)
+                cache[key] = policyfile.load(path)
             elif published is not None:
                 cache[key] = published.policy
             elif getattr(args, "no_policy", False):

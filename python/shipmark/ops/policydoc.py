@@ -56,10 +56,8 @@ def publish(*, store: Store, repo: Ref, data: bytes, source: str, base_dir: str,
     return Published(repo, policy, body.decode("utf-8"), doc.digest, signer.keyid if signer else None)
 
 
-def fetch(*, store: Store, repo: Ref, policy_key: Optional[dsse.Verifier] = None,
-          cache_dir: Optional[str] = None) -> Optional[Published]:
-    """The repository's published policy, or None when it has none. `cache_dir`: where
-    signatures that verified with its keys are remembered."""
+def fetch(*, store: Store, repo: Ref, policy_key: Optional[dsse.Verifier] = None) -> Optional[Published]:
+    """The repository's published policy, or None when it has none."""
     try:
         found = store.get_manifest(repo.with_tag(mt.POLICY_TAG))
     except NotFoundError:
@@ -86,5 +84,5 @@ def fetch(*, store: Store, repo: Ref, policy_key: Optional[dsse.Verifier] = None
     if policy_key is not None and not verified:
         raise InputError(f"{where} is not signed by the policy key (SHIPMARK_POLICY_KEY)",
                          "publish it again with the matching --signing-key, or check the key")
-    policy = policyfile.parse(layer, f"{repo.name}:{mt.POLICY_TAG}", None, cache_dir)
+    policy = policyfile.parse(layer, f"{repo.name}:{mt.POLICY_TAG}", None)
     return Published(repo, policy, layer.decode("utf-8", "replace"), found.digest, signed_by, verified)

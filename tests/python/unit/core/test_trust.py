@@ -151,18 +151,6 @@ def test_envelope_verifies_with_securesystemslib():
         assert envelope.pae() == dsse.pae(mt.IN_TOTO, base64.b64decode(json.loads(raw)["payload"]))
 
 
-def test_verified_signatures_are_remembered_per_key_and_failures_never(tmp_path):
-    message = dsse.pae(mt.IN_TOTO, b"{}")
-    good, bad = CI.sign(message), STRANGER.sign(message)
-    first = keys.parse_public(CI.public.pem(), "key", cache_root=str(tmp_path))
-    assert first.verify(good, message) and not first.verify(bad, message)
-    remembered = (tmp_path / "verified" / CI.keyid.replace(":", "-")).read_text().split()
-    assert remembered == [keys.VerifiedCache.key(good, message)]
-    again = keys.parse_public(CI.public.pem(), "key", cache_root=str(tmp_path))
-    again._check = lambda sig, data: pytest.fail("a remembered signature is verified again")
-    assert again.verify(good, message)
-
-
 # -- values a forged record carries -----------------------------------------------------------------
 
 def forged(kind, summary, predicate):
