@@ -100,7 +100,7 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
     if copy_to is not None:
         found = image.found or Discovery(store, image.repo)
         tags = [t for t in image.tags if version.parse_tag(t)] or version_tags_of(
-            found, image.digest, version.sort_newest_first(found.tags()))
+            found, image.digest, found.versions()[0])
         image = copy_image(store, image, target_store, copy_to.repo, records_only=records_only)
         manifest = target_store.get_manifest(image.repo.with_digest(image.digest))
         for tag in tags:   # the copy is listed, picked and shown by its version there too

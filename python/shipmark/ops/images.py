@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ..core import mediatype as mt
-from ..core import version
 from ..core.descriptor import Descriptor, sha256
 from ..core.policy import Policy
 from ..core.record import NewRecord, Record, parse_time
@@ -199,9 +198,9 @@ def attach(store: Store, image: Image, new: NewRecord) -> Record:
 class Scan:
     """A repository's images, newest first, resolved lazily and concurrently.
 
-    The tag list is read once; tags are ordered by the version scheme without a request; each
-    round of tags is resolved (HEAD, or what discovery remembers of version tags) in a thread
-    pool, and images are memoised by digest, so a walk that stops early (pick) costs O(k)
+    The tag list is read once; version tags are ordered without a request (discovery keeps the
+    order); each round of tags is resolved (HEAD, or what discovery remembers of version tags)
+    in a thread pool, and images are memoised by digest, so a walk that stops early (pick) costs O(k)
     requests, not O(N). Records come from the tag list (see stores/discovery.py).
     """
 
@@ -215,10 +214,7 @@ class Scan:
         self.progress = progress
         self.found = found or Discovery(store, repo)
         self.all_tags = self.found.tags()
-        visible = [t for t in self.all_tags if not is_internal_tag(t)]
-        self.version_tags = version.sort_newest_first(visible)
-        self.other_tags = sorted(set(visible) - set(self.version_tags))
-        self.found.keep_versions(self.version_tags)
+        self.version_tags, self.other_tags = self.found.versions()
         self._by_digest: Dict[str, Image] = {}
         self.trails = Trails(self.channel_digest, self._image_at)
 
@@ -280,7 +276,7 @@ class Scan:
 
     def channel_digest(self, channel: str) -> Optional[str]:
         """Where the channel tag points now, or None. Always asked: channel tags move."""
-        if channel not in self.other_tags and channel not in self.version_tags:
+        if is_internal_tag(channel) or not self.found.has_tag(channel):
             return None
         desc = self.found.head(channel)
         return desc.digest if desc else None

@@ -9,6 +9,7 @@ is for images nobody writes to, and for records written before their own tags ex
 then garbage-collected): nothing else ever cleans them up.
 """
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set
 
@@ -16,9 +17,9 @@ from ..core import mediatype as mt
 from ..core.ref import Ref
 from ..errors import NotFoundError
 from ..stores.base import Store
-from ..stores.discovery import Discovery, Repair, index_tag, is_internal_tag, record_tag
+from ..stores.discovery import Discovery, Repair, index_tag, is_record_tag, record_tag
 
-_INDEX_TAG_LEN = len("sha256-") + 64
+_INDEX_TAG_RE = re.compile(r"sha256-[a-f0-9]{64}")
 
 
 @dataclass
@@ -69,7 +70,7 @@ def prune(*, store: Store, repo: Ref, dry_run: bool = False) -> Pruned:
     found = Discovery(store, repo)
     by_subject: Dict[str, Orphan] = {}
     for tag in found.tags():
-        if not is_internal_tag(tag) or len(tag) == _INDEX_TAG_LEN:
+        if not is_record_tag(tag):
             continue
         record = "sha256:" + tag.split(".", 1)[1]
         subject = found.subject_of(record)
@@ -109,14 +110,12 @@ def _exists(store: Store, repo: Ref, digest: str) -> bool:
 
 def _tagged_images(found: Discovery) -> Set[str]:
     out = set()
-    for tag in found.tags():
-        if not is_internal_tag(tag):
-            desc = found.head(tag)
-            if desc is not None:
-                out.add(desc.digest)
+    for tag in found.visible_tags():
+        desc = found.head(tag)
+        if desc is not None:
+            out.add(desc.digest)
     return out
 
 
 def _indexed_subjects(found: Discovery) -> Set[str]:
-    return {"sha256:" + t[len("sha256-"):] for t in found.tags()
-            if len(t) == _INDEX_TAG_LEN and is_internal_tag(t)}
+    return {"sha256:" + t[len("sha256-"):] for t in found.tags() if _INDEX_TAG_RE.fullmatch(t)}

@@ -24,7 +24,12 @@ its own ("adopts" it).
 
 One `Discovery` per repository and command: it reads the tag list once, owns the referrers-API
 probe (remembered per registry and repository) and the repository's cache, and saves that cache
-itself: when it is dropped, at exit, or on `flush()` (called when a command's stores close).
+itself: when it is dropped, at exit, on `flush()` (called when a command's stores close), or on
+`close()` when a command that reads many repositories is done with one.
+
+The tag list is kept sorted by name, so the internal `sha256-*` tags are one slice found by
+binary search and an image's per-record tags are found the same way: nothing is done per tag
+but the sort (C code), and what is kept is the list itself.
 """
 
 import logging
@@ -32,10 +37,12 @@ import re
 import threading
 import time
 import weakref
+from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ..core import mediatype as mt
+from ..core import version
 from ..core.descriptor import Descriptor, Manifest, canonical_json, sha256
 from ..core.ref import DIGEST_RE, Ref
 from ..errors import NotFoundError, RegistryError, RemoteError, ShipmarkError
@@ -45,7 +52,8 @@ from .repocache import RepoCache
 log = logging.getLogger("shipmark.discovery")
 
 _RECORD_TAG_RE = re.compile(r"sha256-([a-f0-9]{32})\.([a-f0-9]{64})")
-_INTERNAL_TAG_RE = re.compile(r"sha256-[a-f0-9]{32}")
+INTERNAL_PREFIX = "sha256-"
+_AFTER_INTERNAL = "sha256."   # the first name after every `sha256-...` in sorted order
 SMALL_BLOB = 64 * 1024   # record payloads: upload without asking first (they are new)
 PUBLISH_ROUNDS = 10      # index rewrites per write while other writers keep adding records
 CHECK_LIMIT = 64         # index entries one write checks beyond its own records
@@ -62,8 +70,13 @@ def record_tag(subject_digest: str, record_digest: str) -> str:
 
 
 def is_internal_tag(tag: str) -> bool:
-    """Tags of the referrers tag schema and shipmark's record tags; listings hide them."""
-    return bool(_INTERNAL_TAG_RE.match(tag))
+    """`sha256-*`: tags of the referrers tag schema and shipmark's record tags; listings hide
+    them."""
+    return tag.startswith(INTERNAL_PREFIX)
+
+
+def is_record_tag(tag: str) -> bool:
+    return bool(_RECORD_TAG_RE.fullmatch(tag))
 
 
 @dataclass(frozen=True)
@@ -109,27 +122,41 @@ class Discovery:
         root = getattr(store, "cache_root", None)
         self._cache = RepoCache(self.repo.name, root) if root else None
         self._lock = threading.Lock()
-        self._tags: Optional[List[str]] = None
-        self._tagset: Set[str] = set()
-        self._by_subject: Dict[str, List[str]] = {}
+        self._tags: Optional[List[str]] = None   # sorted by name: internal ones are one slice
+        self._versions: Optional[Tuple[List[str], List[str]]] = None
         self._asked: Set[str] = set()
         self._answers: Dict[str, ReferrersAnswer] = {}   # the probe's own answer, used once
         self._records: Dict[str, tuple] = dict(self._cache.records) if self._cache else {}
         if self._cache is not None:
-            weakref.finalize(self, self._cache.save)   # what was learnt is kept, however it ends
+            # What was learnt is kept, however it ends.
+            self._saver = weakref.finalize(self, self._cache.save)
             _OPEN.add(self)
+
+    def __enter__(self) -> "Discovery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """The command is done with this repository: save what was learnt, and let go of the
+        tag list and the cache (a plan over 500 services keeps 500 results, not 500 tag lists).
+        Still usable afterwards, without memory: the tags are listed again if asked."""
+        self.save()
+        with self._lock:
+            if self._cache is not None:
+                self._saver.detach()
+                self._cache = None
+            self._tags, self._versions, self._records = None, None, {}
 
     # -- tags ---------------------------------------------------------------------------------
 
     def tags(self) -> List[str]:
-        """Every tag of the repository, read once per command. NotFoundError when the
-        repository does not exist (Registry 2.8 says so until its first tag)."""
+        """Every tag of the repository, sorted by name, read once per command. NotFoundError
+        when the repository does not exist (Registry 2.8 says so until its first tag)."""
         with self._lock:
             if self._tags is None:
-                tags = self.store.list_tags(self.repo)
-                self._tags = []
-                for tag in tags:
-                    self._add(tag)
+                self._tags = sorted(self.store.list_tags(self.repo))
             return self._tags
 
     def _known_tags(self) -> List[str]:
@@ -142,18 +169,66 @@ class Discovery:
                     self._tags = []
             return self._tags
 
+    def _internal(self, tags: List[str]) -> Tuple[int, int]:
+        """Where the `sha256-*` tags are in the sorted list: one slice, found without looking
+        at each tag."""
+        lo = bisect_left(tags, INTERNAL_PREFIX)
+        return lo, bisect_left(tags, _AFTER_INTERNAL, lo)
+
+    def visible_tags(self) -> List[str]:
+        """The tags listings show: all but `sha256-*`."""
+        tags = self.tags()
+        with self._lock:
+            lo, hi = self._internal(tags)
+            return tags[:lo] + tags[hi:]
+
+    def versions(self) -> Tuple[List[str], List[str]]:
+        """(version tags newest first, other visible tags sorted by name). The order is kept in
+        the repository's cache and merged with the tags that are new (core.version.order), so a
+        run parses only tags it has not seen; the answer is the one a fresh sort gives."""
+        visible = self.visible_tags()
+        with self._lock:
+            if self._versions is None:
+                ascending, others = version.order(visible, self._cache.order if self._cache else ())
+                if self._cache is not None:
+                    self._cache.put_order(ascending)
+                self._versions = ascending[::-1], others
+            return self._versions
+
     def has_tag(self, tag: str) -> bool:
-        self._known_tags()
-        return tag in self._tagset
+        tags = self._known_tags()
+        with self._lock:
+            i = bisect_left(tags, tag)
+            return i < len(tags) and tags[i] == tag
 
     def _add(self, tag: str) -> None:
-        if tag in self._tagset:
+        """A tag this command wrote (the lock held); nothing to do before the tags are read."""
+        if self._tags is None:
             return
-        self._tags.append(tag)
-        self._tagset.add(tag)
-        m = _RECORD_TAG_RE.fullmatch(tag)
-        if m:
-            self._by_subject.setdefault(m.group(1), []).append("sha256:" + m.group(2))
+        i = bisect_left(self._tags, tag)
+        if i == len(self._tags) or self._tags[i] != tag:
+            self._tags.insert(i, tag)
+
+    def _candidates(self, subject_digest: str) -> List[str]:
+        """Record digests that per-record tags name for this subject (its first 32 hex)."""
+        tags = self._known_tags()
+        prefix = f"{INTERNAL_PREFIX}{subject_digest[7:39]}."
+        out: List[str] = []
+        with self._lock:
+            i = bisect_left(tags, prefix)
+            while i < len(tags) and tags[i].startswith(prefix):
+                m = _RECORD_TAG_RE.fullmatch(tags[i])
+                if m and "sha256:" + m.group(2) not in out:
+                    out.append("sha256:" + m.group(2))
+                i += 1
+        return out
+
+    def _has_records(self) -> bool:
+        """Does any per-record tag exist in the repository?"""
+        tags = self._known_tags()
+        with self._lock:
+            lo, hi = self._internal(tags)
+            return any(_RECORD_TAG_RE.fullmatch(t) for t in tags[lo:hi])
 
     def head(self, tag: str) -> Optional[Descriptor]:
         """Where a tag points now (one request), or None when it is gone."""
@@ -181,17 +256,12 @@ class Discovery:
         if self._cache is not None:
             self._cache.forget_tag(tag)
 
-    def keep_versions(self, tags: List[str]) -> None:
-        if self._cache is not None:
-            self._cache.keep_tags(tags)
-
     # -- reading records ----------------------------------------------------------------------
 
     def records(self, subject_digest: str) -> List[Descriptor]:
         """The record set of one image, sorted by digest."""
-        self._known_tags()
         found = []
-        for digest in self._by_subject.get(subject_digest[7:39], []):
+        for digest in self._candidates(subject_digest):
             desc = self._record(digest, subject_digest)
             if desc is not None:
                 found.append(desc)
@@ -251,8 +321,7 @@ class Discovery:
         """Push a record (blobs, then the manifest under its own tag) and publish it for other
         tools (callers attaching many at once publish once, at the end). Idempotent: a rerun
         with the same bytes converges."""
-        had_records = bool(self._known_tags()) and any(self._by_subject.values())
-        self._push_blobs(blobs, skip_empty=had_records)
+        self._push_blobs(blobs, skip_empty=self._has_records())
         own = record_tag(subject.digest, manifest.digest)
         try:
             self.store.put_manifest(self.repo.with_tag(own), manifest)
@@ -391,9 +460,8 @@ class Discovery:
         except NotFoundError:
             return False
         with self._lock:
-            for tag in fresh:
-                self._add(tag)
-        return any(d not in published for d in self._by_subject.get(subject_digest[7:39], [])
+            self._tags = sorted(set(self._tags or ()) | set(fresh))
+        return any(d not in published for d in self._candidates(subject_digest)
                    if self._record(d, subject_digest) is not None)
 
     # -- what the registry lists --------------------------------------------------------------

@@ -1,5 +1,9 @@
 """What one repository's discovery remembers across runs (stores/discovery.py owns it).
 
+- The order of the version tags (core.version.order, oldest first), so that a run parses and
+  places only tags it has not seen: ordering a thousand tags from scratch on every run was most
+  of a warm nightly plan's CPU. Tags that are gone are dropped, new ones put in place; the
+  answer is the one a fresh sort gives (ORDER_SCHEME names the rules it was made with).
 - Version tag -> descriptor. Version tags are immutable in shipmark's model
   (`1.4.2-b123.20261128.abc1234` names one build forever), so a scan need not HEAD every one
   of them each time: on Docker Registry 2.8 a 1,000-tag listing otherwise costs 1,000
@@ -17,12 +21,13 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ..core.descriptor import Descriptor
 from ..errors import ShipmarkError
 
 API_TTL = 24 * 3600
+ORDER_SCHEME = 1   # bump when core.version's order changes: an order kept by older rules is dropped
 
 
 class RepoCache:
@@ -32,6 +37,7 @@ class RepoCache:
         self.tags: Dict[str, Descriptor] = {}
         self.records: Dict[str, Tuple[Descriptor, str]] = {}
         self.readings: Dict[str, Tuple[str, dict]] = {}   # record digest -> (read with, Reading)
+        self.order: List[str] = []                          # version tags, oldest first
         self._api: Optional[Tuple[bool, float]] = None
         try:
             with open(self.path, encoding="utf-8") as fh:
@@ -41,11 +47,16 @@ class RepoCache:
                             for d, r in data["records"].items()}
             self.readings = {d: (str(r["with"]), dict(r["reading"]))
                              for d, r in data.get("readings", {}).items()}
+            order = data.get("order") or {}
+            kept = order.get("tags")
+            if order.get("scheme") == ORDER_SCHEME and isinstance(kept, list) \
+                    and all(isinstance(t, str) for t in kept):
+                self.order = kept
             api = data.get("api")
             if api:
                 self._api = (bool(api["supported"]), float(api["checked"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ShipmarkError):
-            self.tags, self.records, self.readings, self._api = {}, {}, {}, None   # none yet, or damaged
+            self.tags, self.records, self.readings, self.order, self._api = {}, {}, {}, [], None   # none yet, or damaged
         self._dirty = False
 
     def put_tag(self, tag: str, desc: Descriptor) -> None:
@@ -58,12 +69,15 @@ class RepoCache:
         if self.tags.pop(tag, None) is not None:
             self._dirty = True
 
-    def keep_tags(self, existing) -> None:
-        """Drop tags that no longer exist."""
-        gone = set(self.tags) - set(existing)
-        for tag in gone:
+    def put_order(self, ascending: List[str]) -> None:
+        """The version tags now, oldest first; what is remembered of tags that are gone goes."""
+        if ascending == self.order:
+            return
+        self.order = ascending
+        present = set(ascending)
+        for tag in [t for t in self.tags if t not in present]:
             del self.tags[tag]
-        self._dirty = self._dirty or bool(gone)
+        self._dirty = True
 
     def put_record(self, digest: str, desc: Descriptor, subject: str) -> None:
         if digest not in self.records:
@@ -92,6 +106,8 @@ class RepoCache:
                 "records": {r: {"descriptor": d.to_json(), "subject": s}
                             for r, (d, s) in sorted(self.records.items())},
                 "readings": {r: {"with": w, "reading": x} for r, (w, x) in sorted(self.readings.items())}}
+        if self.order:
+            data["order"] = {"scheme": ORDER_SCHEME, "tags": self.order}
         if self._api is not None:
             data["api"] = {"supported": self._api[0], "checked": self._api[1]}
         try:

@@ -57,3 +57,34 @@ def test_order_matches_numeric_version_then_build(items):
     expected = [version.make_tag(".".join(map(str, v)), b, WHEN, None)
                 for v, b in sorted(items, reverse=True)]
     assert version.sort_newest_first(tags) == expected
+
+
+@given(st.lists(st.tuples(versions, builds), min_size=1, max_size=40, unique=True), st.data())
+def test_an_order_merged_with_what_was_known_equals_one_sorted_from_scratch(items, data):
+    """What a repository cache remembers (an earlier answer) changes only the cost: tags added,
+    deleted, or a non-version tag among them give the same order as a fresh sort."""
+    tags = [version.make_tag(".".join(map(str, v)), b, WHEN, None) for v, b in items]
+    earlier = data.draw(st.lists(st.sampled_from(tags), unique=True))
+    now = data.draw(st.lists(st.sampled_from(tags), unique=True)) + ["stable", "deployed.prod"]
+    known, _ = version.order(earlier)
+    ascending, others = version.order(now, known)
+    assert ascending[::-1] == version.sort_newest_first(now)
+    assert others == ["deployed.prod", "stable"]
+
+
+def test_a_merge_parses_only_the_new_tags(monkeypatch):
+    tags = [version.make_tag(f"1.0.{n}", n, WHEN, None) for n in range(1000)]
+    known, _ = version.order(tags)
+    parsed = []
+    real = version.order_key
+    monkeypatch.setattr(version, "order_key", lambda t: parsed.append(t) or real(t))
+    newest = version.make_tag("1.0.1000", 1000, WHEN, None)
+    ascending, others = version.order(tags + [newest, "stable"], known)
+    assert ascending[-1] == newest and ascending[:-1] == known and others == ["stable"]
+    assert len(parsed) < 20   # the two new tags and a binary search, not 1,000 parses
+
+
+def test_a_remembered_order_that_is_not_one_is_sorted_again():
+    tags = ["1.0.0-b1.20261101", "1.0.1-b2.20261101", "stable"]
+    ascending, others = version.order(tags, ["stable", "1.0.1-b2.20261101"])
+    assert ascending == ["1.0.0-b1.20261101", "1.0.1-b2.20261101"] and others == ["stable"]

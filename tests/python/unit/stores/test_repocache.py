@@ -1,3 +1,5 @@
+import json
+
 from shipmark.core.descriptor import Descriptor
 from shipmark.stores.repocache import API_TTL, RepoCache
 
@@ -24,10 +26,23 @@ def test_deleted_tags_are_dropped_and_forget_removes_one(tmp_path):
     cache = RepoCache("r/app", str(tmp_path))
     cache.put_tag("1.0.0", IMAGE)
     cache.put_tag("2.0.0", IMAGE)
-    cache.keep_tags(["2.0.0"])
+    cache.put_order(["2.0.0"])
     cache.forget_tag("2.0.0")
     cache.save()
     assert RepoCache("r/app", str(tmp_path)).tags == {}
+
+
+def test_the_version_order_survives_a_reload_unless_made_by_other_rules(tmp_path):
+    cache = RepoCache("r/app", str(tmp_path))
+    cache.put_order(["1.0.0", "1.0.1"])
+    cache.save()
+    assert RepoCache("r/app", str(tmp_path)).order == ["1.0.0", "1.0.1"]
+    with open(cache.path) as fh:
+        data = json.load(fh)
+    data["order"]["scheme"] += 1
+    with open(cache.path, "w") as fh:
+        json.dump(data, fh)
+    assert RepoCache("r/app", str(tmp_path)).order == []
 
 
 def test_a_damaged_cache_file_is_ignored(tmp_path):
