@@ -14,6 +14,9 @@ regular expressions.
     assert [e.action for e in proxy.requests(method="GET")] == ["fail", "forward"]
     proxy.stop()
 
+It also counts TCP connections: `proxy.connections` were accepted, and each logged request says
+which one carried it (`Entry.connection`), so a test can check that a client reuses them.
+
 The `Host` header is passed through unchanged, so registries that build absolute `Location`
 URLs from it point the client back at the proxy.
 """
@@ -87,6 +90,7 @@ class Entry:
     request_bytes: int = 0            # body bytes the client sent
     response_bytes: int = 0
     headers: dict = field(default_factory=dict)
+    connection: int = 0               # which accepted connection carried it (from 1)
 
 
 class FaultProxy:
@@ -96,6 +100,7 @@ class FaultProxy:
         self.timeout = timeout
         self.rules: List[Rule] = []
         self.log: List[Entry] = []
+        self.connections = 0              # TCP connections accepted so far (never reset)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((listen_host, port), _make_handler(self))
         self._server.daemon_threads = True
@@ -159,6 +164,12 @@ class FaultProxy:
         with self._lock:
             self.log.clear()
 
+    def connections_used(self) -> int:
+        """Connections that carried at least one HTTP request (a TLS probe of a plain-HTTP
+        proxy is accepted, and carries none)."""
+        with self._lock:
+            return len({e.connection for e in self.log})
+
     def requests(self, method: Optional[str] = None, path: Optional[str] = None) -> List[Entry]:
         """Logged requests, optionally filtered like rules are."""
         probe = Rule("fail", method, path)
@@ -181,6 +192,11 @@ class FaultProxy:
         with self._lock:
             self.log.append(entry)
 
+    def _accepted(self) -> int:
+        with self._lock:
+            self.connections += 1
+            return self.connections
+
 
 def _make_handler(proxy: FaultProxy):
     class Handler(BaseHTTPRequestHandler):
@@ -189,6 +205,10 @@ def _make_handler(proxy: FaultProxy):
 
         def log_message(self, fmt, *args):  # keep test output quiet
             pass
+
+        def setup(self):
+            super().setup()
+            self.connection_number = proxy._accepted()
 
         def _read_body(self) -> bytes:
             if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -211,7 +231,8 @@ def _make_handler(proxy: FaultProxy):
             body = self._read_body()
             entry = Entry(method, self.path, "forward", request_bytes=len(body),
                           headers={k: v for k, v in self.headers.items()
-                                   if k.lower() != "authorization"})
+                                   if k.lower() != "authorization"},
+                          connection=self.connection_number)
             rule = proxy._decide(method, self.path)
             if rule is not None and rule.action == "drop":
                 entry.action = "drop"

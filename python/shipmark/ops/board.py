@@ -12,11 +12,13 @@ from ..core.policy import Policy
 from ..core.services import DEPLOYED_TAG_PREFIX, Service, ServicesFile, check_target, is_deployed_tag
 from ..core.state import summary
 from ..errors import InputError, NotFoundError
+from ..stores.discovery import Discovery
 from .. import render as rendering
 from .deploy import PolicyFor, StoreFor, each_service, open_stores, refusals
 from .images import Image, Scan
 from .inspect import channel_tags
 from .notes import Notes
+from .workers import Workers
 
 DEFAULT_VERSIONS = 15
 MAX_VERSIONS = 100
@@ -196,10 +198,16 @@ def _tag_date(tag: str) -> str:
 
 
 def board_row(*, store, service: Service, channel: str, policy: Policy, target: Optional[str], versions: int,
-              now: datetime) -> Row:
+              now: datetime, workers: Optional[Workers] = None) -> Row:
+    with Discovery(store, service.repo) as found:
+        return _row(store, service, channel, policy, target, versions, now, found, workers)
+
+
+def _row(store, service: Service, channel: str, policy: Policy, target: Optional[str], versions: int,
+         now: datetime, found: Discovery, workers: Optional[Workers]) -> Row:
     row = Row(service.name, service.repo.name, channel)
     try:
-        scan = Scan(store, service.repo, policy=policy, now=now)
+        scan = Scan(store, service.repo, found=found, policy=policy, now=now, workers=workers)
     except NotFoundError as exc:
         row.error = exc.message
         return row
@@ -255,9 +263,10 @@ def collect(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (
 
     def one(service: Service) -> Row:
         return board_row(store=stores[service.name], service=service, channel=services.channel_for(service, channel),
-                         policy=policies[service.name], target=target, versions=versions, now=now)
+                         policy=policies[service.name], target=target, versions=versions, now=now, workers=workers)
 
-    rows = each_service(chosen, one)
+    with Workers() as workers:
+        rows = each_service(chosen, one, workers)
     suites = sorted({c.label for r in rows for cell in r.cells for c in cell.suites})
     return Board(rows, versions, target, rec.format_time(now)[:16].replace("T", " ") + " UTC", suites)
 

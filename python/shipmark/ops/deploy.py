@@ -8,7 +8,6 @@ costs one HEAD and one referrers lookup per service, whatever the number of tags
 version tags newest first and stops at the first eligible image, as `pick` does.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional
@@ -26,11 +25,11 @@ from ..stores.discovery import Discovery
 from .channel import nothing_in_channel
 from .images import Image, Scan, attach, checked_records, ignored, load, statement
 from .notes import Notes
+from .workers import Workers
 
 NEW, NONE, UPGRADE, DOWNGRADE = "new", "none", "upgrade", "downgrade"
 CHANGED = "changed"   # `deployed` does not order images: it only knows the image is another one
 SUCCEEDED, FAILED = "succeeded", "failed"
-PLAN_WORKERS = 8
 FIRST_BATCH = 4   # most nights the newest few images decide; later rounds double
 
 StoreFor = Callable[[Ref], Store]
@@ -153,7 +152,8 @@ def _empty_repo(service: Service, what: str) -> str:
 
 
 def plan_service(*, store: Store, service: Service, channel: str, policy: Policy, target: Optional[str],
-                 now: datetime, retry_failed: bool = False, found: Optional[Discovery] = None) -> Planned:
+                 now: datetime, retry_failed: bool = False, found: Optional[Discovery] = None,
+                 workers: Optional[Workers] = None) -> Planned:
     """Newest image of one service that the channel's policy admits and that did not already fail
     to deploy to the target, and what the target runs now. A pick whose tag was answered from
     what discovery remembers is checked with one HEAD; a tag pushed again restarts the walk. A
@@ -164,7 +164,7 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
         return Planned(service, channel, None, None, running_now, None, list(skipped), reason_list)
 
     try:
-        scan = Scan(store, service.repo, found=found, policy=policy, now=now)
+        scan = Scan(store, service.repo, found=found, policy=policy, now=now, workers=workers)
     except NotFoundError:
         return gap([_empty_repo(service, "no tags (it does not exist)")])
     if not scan.all_tags:
@@ -192,7 +192,7 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
         return gap([nothing.message], skipped, running_now)
     if not scan.verified(picked):
         return plan_service(store=store, service=service, channel=channel, policy=policy, target=target,
-                            now=now, retry_failed=retry_failed, found=scan.found)
+                            now=now, retry_failed=retry_failed, found=scan.found, workers=workers)
     # Most nights the target runs the pick or an image the walk read already: no more requests.
     now_running = current(scan.found, target, walked, running) if running else None
     if not target:
@@ -208,18 +208,16 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
     return Planned(service, channel, picked, picked.tags[0], now_running, change, skipped)
 
 
-def each_service(services: List[Service], work: Callable[[Service], Any], workers: int = PLAN_WORKERS) -> List[Any]:
-    """Run `work` per service concurrently; results in the given order; the first error (in that
-    order) is raised."""
+def each_service(services: List[Service], work: Callable[[Service], Any],
+                 workers: Optional[Workers] = None) -> List[Any]:
+    """Run `work` per service on the command's workers (one pool per command: see
+    ops/workers.py); results in the given order; the first error (in that order) is raised."""
     if len(services) <= 1:
         return [work(s) for s in services]
-    with ThreadPoolExecutor(max_workers=min(workers, len(services))) as pool:
-        futures = [pool.submit(work, s) for s in services]
-        errors = [f.exception() for f in futures]
-        for err in errors:
-            if err is not None:
-                raise err
-        return [f.result() for f in futures]
+    if workers is not None:
+        return workers.map(work, services)
+    with Workers() as own:
+        return own.map(work, services)
 
 
 def open_stores(services: List[Service], store_for: StoreFor) -> Dict[str, Store]:
@@ -236,11 +234,13 @@ def plan(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), 
     policies = {s.name: policy_for(s.policy, s.repo) for s in chosen}
 
     def one(service: Service) -> Planned:
-        return plan_service(store=stores[service.name], service=service,
-                            channel=services.channel_for(service, channel), policy=policies[service.name],
-                            target=target, now=now, retry_failed=retry_failed)
+        with Discovery(stores[service.name], service.repo) as found:
+            return plan_service(store=stores[service.name], service=service,
+                                channel=services.channel_for(service, channel), policy=policies[service.name],
+                                target=target, now=now, retry_failed=retry_failed, found=found, workers=workers)
 
-    planned = sorted(each_service(chosen, one), key=lambda p: p.service.name)
+    with Workers() as workers:
+        planned = sorted(each_service(chosen, one, workers), key=lambda p: p.service.name)
     return Plan(services.default_channel(channel), target, planned)
 
 

@@ -4,7 +4,6 @@ import base64
 import dataclasses
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
@@ -21,8 +20,7 @@ from ..errors import InputError, NotFoundError
 from ..stores.base import Store, TooLargeError
 from ..stores.discovery import Discovery, is_internal_tag
 from .trail import Moved, Trails
-
-SCAN_WORKERS = 16
+from .workers import WORKERS, Workers
 
 
 @dataclass
@@ -200,50 +198,59 @@ class Scan:
 
     The tag list is read once; version tags are ordered without a request (discovery keeps the
     order); each round of tags is resolved (HEAD, or what discovery remembers of version tags)
-    in a thread pool, and images are memoised by digest, so a walk that stops early (pick) costs O(k)
-    requests, not O(N). Records come from the tag list (see stores/discovery.py).
+    on the command's workers (one pool for every walk of a command, see ops/workers.py; a Scan
+    without one makes its own), and images are memoised by digest, so a walk that stops early
+    (pick) costs O(k) requests, not O(N). Records come from the tag list (see
+    stores/discovery.py).
     """
 
     def __init__(self, store: Store, repo: Ref, progress: Optional[Callable[[int, int], None]] = None,
                  found: Optional[Discovery] = None, policy: Optional[Policy] = None,
-                 now: Optional[datetime] = None):
+                 now: Optional[datetime] = None, workers: Optional[Workers] = None):
         self.store = store
         self.repo = repo
         self.policy = policy
         self.now = now or datetime.now(timezone.utc)
         self.progress = progress
+        self.workers = workers
         self.found = found or Discovery(store, repo)
         self.all_tags = self.found.tags()
         self.version_tags, self.other_tags = self.found.versions()
         self._by_digest: Dict[str, Image] = {}
         self.trails = Trails(self.channel_digest, self._image_at)
 
-    def images(self, batch: int = SCAN_WORKERS) -> Iterator[Image]:
+    def images(self, batch: int = WORKERS) -> Iterator[Image]:
         """Distinct images in version order, newest first. The first `batch` tags are resolved
         together before the first image is given out; later rounds double."""
+        if self.workers is not None:
+            yield from self._walk(self.workers, batch)
+        else:
+            with Workers() as workers:
+                yield from self._walk(workers, batch)
+
+    def _walk(self, workers: Workers, batch: int) -> Iterator[Image]:
         tags = self.version_tags
         done = start = 0
-        with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
-            while start < len(tags):
-                chunk = tags[start:start + batch]
-                start += len(chunk)
-                descs = list(pool.map(self.found.resolve_version, chunk))
-                fresh = {d.digest: d for d in descs if d and d.digest not in self._by_digest}
-                for desc, (recs, untrusted) in zip(fresh.values(), pool.map(self._records, fresh.values())):
-                    self._by_digest[desc.digest] = Image(self.repo, desc, recs, found=self.found,
-                                                         untrusted=untrusted, trails=self.trails)
-                for tag, desc in zip(chunk, descs):
-                    done += 1
-                    if desc is None:
-                        continue
-                    image = self._by_digest[desc.digest]
-                    first = not image.tags
-                    image.tags.append(tag)
-                    if first:
-                        yield image
-                if self.progress:
-                    self.progress(done, len(tags))
-                batch = min(batch * 2, 64)
+        while start < len(tags):
+            chunk = tags[start:start + batch]
+            start += len(chunk)
+            descs = workers.map(self.found.resolve_version, chunk)
+            fresh = list({d.digest: d for d in descs if d and d.digest not in self._by_digest}.values())
+            for desc, (recs, untrusted) in zip(fresh, workers.map(self._records, fresh)):
+                self._by_digest[desc.digest] = Image(self.repo, desc, recs, found=self.found,
+                                                     untrusted=untrusted, trails=self.trails)
+            for tag, desc in zip(chunk, descs):
+                done += 1
+                if desc is None:
+                    continue
+                image = self._by_digest[desc.digest]
+                first = not image.tags
+                image.tags.append(tag)
+                if first:
+                    yield image
+            if self.progress:
+                self.progress(done, len(tags))
+            batch = min(batch * 2, 64)
 
     def _records(self, desc: Descriptor) -> Tuple[List[Record], List[Untrusted]]:
         return checked_records(self.found, desc.digest, self.policy, self.now)

@@ -1,6 +1,5 @@
 """Reading state: one image's status, a repository's images."""
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Dict, List, Optional, Sequence
@@ -17,6 +16,7 @@ from ..stores.base import Store
 from ..stores.discovery import Discovery, Listed, Skipped
 from .images import Image, Scan, load, newest_first
 from .notes import Notes
+from .workers import Workers
 
 LOOKUP_BATCH = 16
 
@@ -26,10 +26,10 @@ def version_tags_of(found: Discovery, digest: str, version_tags: List[str]) -> L
     resolved newest first (what discovery remembers needs no request), a batch at a time, until
     a batch has one."""
     hits: List[str] = []
-    with ThreadPoolExecutor(max_workers=LOOKUP_BATCH) as pool:
+    with Workers() as workers:
         for start in range(0, len(version_tags), LOOKUP_BATCH):
             chunk = version_tags[start:start + LOOKUP_BATCH]
-            descs = pool.map(found.resolve_version, chunk)
+            descs = workers.map(found.resolve_version, chunk)
             hits += [t for t, d in zip(chunk, descs) if d is not None and d.digest == digest]
             if hits:
                 break

@@ -13,6 +13,10 @@ from ..errors import InputError
 # The variables the registry's messages name (declared in settings.py).
 from ..settings import CA_FILE_VAR, CERTS_DIR_VAR, INSECURE_VAR  # noqa: F401
 
+# Connections kept per registry; a command sends at most this many requests at once
+# (ops/workers.py), so none is opened, dropped and opened again.
+POOL_SIZE = 16
+
 
 def open_store(ref: Ref, settings: Any = None):
     """A Store for ref. `settings` is a shipmark.settings.Settings (the CLI passes its own), or
@@ -50,7 +54,7 @@ def open_registry(settings: Any = None):
         ca_bundle=_setting(settings, "ca_bundle"),
         certs_roots=tuple(p for p in certs_dir if p),
         cache=ManifestCache(_setting(settings, "cache_dir"), limits.manifest_bytes),
-        pool_size=int(_setting(settings, "pool_size") or 16),
+        pool_size=int(_setting(settings, "pool_size") or POOL_SIZE),
         limits=limits,
     )
 
