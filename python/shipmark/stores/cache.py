@@ -13,12 +13,14 @@ ask the store (`head_manifest`) when existence is the question.
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from typing import Optional, Tuple
 
 log = logging.getLogger("shipmark.cache")
 
 _MAX_MEDIA_TYPE = 255
+_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class ManifestCache:
@@ -34,7 +36,7 @@ class ManifestCache:
 
     def _path(self, digest: str) -> Optional[str]:
         algo, _, hexpart = digest.partition(":")
-        if algo != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef" for c in hexpart):
+        if algo != "sha256" or not _HEX.fullmatch(hexpart):
             return None
         return os.path.join(self._dir, hexpart)
 

@@ -114,7 +114,7 @@ class RepoCache:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(self.path))
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
+                fh.write(json.dumps(data))   # json.dump would run the pure-Python encoder: 4x slower
             os.replace(tmp, self.path)
             self._dirty = False
         except OSError:
