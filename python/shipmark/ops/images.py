@@ -214,10 +214,25 @@ class Scan:
         self.progress = progress
         self.workers = workers
         self.found = found or Discovery(store, repo)
-        self.all_tags = self.found.tags()
-        self.version_tags, self.other_tags = self.found.versions()
+        self.found.versions()   # the tag list, read now: NotFoundError for a repository that is not there
         self._by_digest: Dict[str, Image] = {}
         self.trails = Trails(self.channel_digest, self._image_at)
+
+    # The tag lists are the discovery's, not copies: images keep their scan (channel trails ask
+    # it), and a fleet-wide command closes each discovery when its service is done.
+    @property
+    def all_tags(self) -> List[str]:
+        return self.found.tags()
+
+    @property
+    def version_tags(self) -> List[str]:
+        """Newest first."""
+        return self.found.versions()[0]
+
+    @property
+    def other_tags(self) -> List[str]:
+        """Visible tags outside the version scheme (channels, deployed.<target>, latest)."""
+        return self.found.versions()[1]
 
     def images(self, batch: int = WORKERS) -> Iterator[Image]:
         """Distinct images in version order, newest first. The first `batch` tags are resolved

@@ -338,3 +338,30 @@ def test_deployed_images_one_by_one(world):
 def test_targets_are_valid_tag_names(world):
     with pytest.raises(InputError, match="invalid target name"):
         world.plan(target="prod/eu")
+
+
+def test_a_plan_keeps_its_results_not_every_services_tag_list(world, tmp_path):
+    """A fleet-wide plan holds one result per service; each service's tag list (thousands of
+    tags on a busy repository) is let go when the service is done, whatever the results keep."""
+    import tracemalloc
+
+    api = world.repos["api"]
+    store = world.stores(api)
+    listed = store.list_tags
+
+    def crowded(repo):   # 5,000 more per-record tags, fresh strings on every listing
+        return listed(repo) + [f"sha256-{n:032x}.{n:064x}" for n in range(5000)]
+    store.list_tags = crowded
+    (tmp_path / "fleet.yaml").write_text("target: prod\nchannel: stable\nservices:\n" + "".join(
+        f"  - name: s{i:02d}\n    repo: {api.name}\n" for i in range(30)))
+    services = servicesfile.load(str(tmp_path / "fleet.yaml"))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        plan = deploy.plan(store_for=world.stores, services=services, policy_for=lambda p, repo=None: POLICY,
+                           now=NOW)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert {p.tag.split("-b")[0] for p in plan.services} == {EXPECTED_STABLE["api"]}
+    assert kept < 5_000_000   # 30 tag lists of 5,000 tags would be over 20 MB
