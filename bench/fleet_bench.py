@@ -217,7 +217,7 @@ def report(results, target):
     print(f"\nfit t = a + b*N + c*N*T, extrapolated to {n_goal} x {t_goal} (worst residual in brackets):")
     summary = {}
     for run in RUNS:
-        coef, worst = fit(rows(lambda r: r["times"][run]["seconds"]), LINEAR_NT)
+        coef, worst = fit(rows(lambda r, run=run: r["times"][run]["seconds"]), LINEAR_NT)
         at = predict(coef, LINEAR_NT, n_goal, t_goal)
         ok = "ok" if at <= GOALS[run] else "over"
         print(f"  {run:<11} a={coef[0]:.3f} s  b={coef[1] * 1e3:.2f} ms/service  c={coef[2] * 1e6:.3f} us/tag"
@@ -225,8 +225,8 @@ def report(results, target):
         summary[run] = {"a": coef[0], "b": coef[1], "c": coef[2], "worst_residual": worst, "seconds": at}
     print(f"\nsame fit for what each run sends and receives, at {n_goal} x {t_goal}:")
     for run in RUNS:
-        req, _ = fit(rows(lambda r: r["counts"][run]["requests"]), LINEAR_NT)
-        tags, _ = fit(rows(lambda r: r["counts"][run]["tag_list_bytes"]), LINEAR_NT)
+        req, _ = fit(rows(lambda r, run=run: r["counts"][run]["requests"]), LINEAR_NT)
+        tags, _ = fit(rows(lambda r, run=run: r["counts"][run]["tag_list_bytes"]), LINEAR_NT)
         n_req, n_tags = predict(req, LINEAR_NT, n_goal, t_goal), predict(tags, LINEAR_NT, n_goal, t_goal)
         conns = max(r["counts"][run]["connections"] for r in results)
         used = max(r["counts"][run]["connections_used"] for r in results)
@@ -236,8 +236,8 @@ def report(results, target):
         summary[run].update(requests=n_req, tag_list_bytes=n_tags, connections=conns)
     print(f"\npeak RSS at {n_goal} x {t_goal} (goal {RSS_GOAL_MB} MB):")
     for run in RUNS:
-        nt, worst_nt = fit(rows(lambda r: r["times"][run]["rss_mb"]), LINEAR_NT)
-        lt, worst_t = fit(rows(lambda r: r["times"][run]["rss_mb"]), LINEAR_T)
+        nt, worst_nt = fit(rows(lambda r, run=run: r["times"][run]["rss_mb"]), LINEAR_NT)
+        lt, worst_t = fit(rows(lambda r, run=run: r["times"][run]["rss_mb"]), LINEAR_T)
         at_nt, at_t = predict(nt, LINEAR_NT, n_goal, t_goal), predict(lt, LINEAR_T, n_goal, t_goal)
         print(f"  {run:<11} a + b*N + c*N*T: {at_nt:6.1f} MB [{worst_nt:.0%}]    a + b*N + c*T: {at_t:6.1f} MB"
               f" [{worst_t:.0%}]   (largest measured {max(r['times'][run]['rss_mb'] for r in results):.1f} MB)")

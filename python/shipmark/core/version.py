@@ -83,6 +83,22 @@ def sort_newest_first(tags) -> list:
     return [tag for _, tag in keyed]
 
 
+def _insert(ordered: List[str], key: tuple) -> None:
+    """Put key's tag in place in `ordered` (oldest first), parsing only the tags it is compared
+    with (bisect's own key= needs Python 3.10)."""
+    lo, hi = 0, len(ordered)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        other = order_key(ordered[mid])
+        if other is None:
+            raise ValueError(f"{ordered[mid]!r} is not a version tag")
+        if key < other:
+            hi = mid
+        else:
+            lo = mid + 1
+    ordered.insert(lo, key[1])
+
+
 def order(tags: Iterable[str], known: Sequence[str] = ()) -> Tuple[List[str], List[str]]:
     """The version tags among `tags` oldest first, and the other tags (sorted by name).
 
@@ -107,10 +123,10 @@ def order(tags: Iterable[str], known: Sequence[str] = ()) -> Tuple[List[str], Li
     if kept and len(keyed) * len(kept).bit_length() <= len(kept):
         merged = list(kept)
         try:
-            for _, tag in keyed:
-                insort(merged, tag, key=order_key)
+            for k in keyed:
+                _insert(merged, k)
             return merged, others
-        except TypeError:   # `known` held a tag outside the scheme: not an earlier answer
+        except ValueError:   # `known` held a tag outside the scheme: not an earlier answer
             pass
     for tag in kept:        # many new tags, or none known: parse and sort them all
         k = order_key(tag)

@@ -62,8 +62,9 @@ class Workers:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     i = running.pop(future)
-                    if future.exception() is not None:
-                        errors[i] = future.exception()
+                    error = future.exception()
+                    if error is not None:
+                        errors[i] = error
                     else:
                         results[i] = future.result()
         except BaseException:   # interrupted: nothing more starts

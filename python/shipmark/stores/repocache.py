@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..core.descriptor import Descriptor
 from ..errors import ShipmarkError
@@ -56,7 +56,8 @@ class RepoCache:
             if api:
                 self._api = (bool(api["supported"]), float(api["checked"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ShipmarkError):
-            self.tags, self.records, self.readings, self.order, self._api = {}, {}, {}, [], None   # none yet, or damaged
+            # none yet, or damaged
+            self.tags, self.records, self.readings, self.order, self._api = {}, {}, {}, [], None
         self._dirty = False
 
     def put_tag(self, tag: str, desc: Descriptor) -> None:
@@ -102,7 +103,7 @@ class RepoCache:
         """Best-effort atomic write: a cache that cannot be written costs only speed."""
         if not self._dirty:
             return
-        data = {"tags": {t: d.to_json() for t, d in sorted(self.tags.items())},
+        data: Dict[str, Any] = {"tags": {t: d.to_json() for t, d in sorted(self.tags.items())},
                 "records": {r: {"descriptor": d.to_json(), "subject": s}
                             for r, (d, s) in sorted(self.records.items())},
                 "readings": {r: {"with": w, "reading": x} for r, (w, x) in sorted(self.readings.items())}}
