@@ -81,7 +81,7 @@ def shipmark(argv, workdir: Path, cache: Path):
 def command(run: str, services_yaml: str) -> list:
     if run.startswith("plan"):
         return ["plan", "--services", services_yaml, "--json"]
-    return ["board", "--services", services_yaml, "--out", "board.html", "--json"]
+    return ["board", "--services", services_yaml, "--out", "board.html"]
 
 
 def direct(registry, proxy, work: Path, n: int, t: int) -> dict:

@@ -13,7 +13,7 @@ import shlex
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from .errors import InputError
 
@@ -107,6 +107,12 @@ def _short(path: str) -> str:
 
 
 def render_template(template: Template, context: Dict) -> str:
+    return "".join(_pieces(template, context))
+
+
+def _pieces(template: Template, context: Dict) -> Iterator[str]:
+    """The template's output, piece by piece as Jinja2 renders it; any error raised while
+    rendering becomes an InputError naming the template file and line."""
     import jinja2
 
     env = _environment(template.search_dir)
@@ -115,7 +121,7 @@ def render_template(template: Template, context: Dict) -> str:
     try:
         tpl = env.get_template(template.name)
         label = _short(tpl.filename or template.spec)
-        return tpl.render(**context)
+        yield from tpl.generate(**context)
     except jinja2.TemplateSyntaxError as exc:
         where = _short(exc.filename) if exc.filename else label
         raise InputError(f"template {where} line {exc.lineno}: {exc.message}",
@@ -211,5 +217,25 @@ def write_atomic(path: str, data: bytes) -> None:
 
 
 def render_page(name: str, context: Dict) -> str:
-    """A packaged page (the board)."""
+    """A packaged page (a build description)."""
     return render_template(Template(name, name, None), context)
+
+
+def write_page(name: str, context: Dict, path: str) -> None:
+    """A packaged page (the board) written to `path` as it is rendered: a board of 500 services
+    is megabytes of HTML, not to be held whole, joined and encoded. Readers see the old file or
+    the new one; an error leaves the old one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.writelines(_pieces(Template(name, name, None), context))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}", "choose a writable directory") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Dict, List, Optional
 
+from .. import render as rendering
 from ..core import record as rec
 from ..core import version
 from ..core.policy import Policy
@@ -13,7 +14,6 @@ from ..core.services import DEPLOYED_TAG_PREFIX, Service, ServicesFile, check_ta
 from ..core.state import summary
 from ..errors import InputError, NotFoundError
 from ..stores.discovery import Discovery
-from .. import render as rendering
 from .deploy import PolicyFor, StoreFor, each_service, open_stores, refusals
 from .images import Image, Scan
 from .inspect import channel_tags
@@ -272,7 +272,6 @@ def collect(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (
 
 
 def publish(board: Board, out: str, title: str = "Release board") -> Board:
-    html = rendering.render_page("board.html.j2", {"board": board, "title": title})
-    rendering.write_atomic(out, html.encode("utf-8"))
+    rendering.write_page("board.html.j2", {"board": board, "title": title}, out)
     board.out = out
     return board

@@ -125,3 +125,31 @@ def test_the_page_escapes_text_and_links_only_http_urls(setup):
     assert "javascript:alert(1)" not in page.links
     assert 'https://j.example.com/job/x/1/?a=1&b="2"' in page.links
     assert all(link.startswith("https://") for link in page.links)
+
+
+def test_a_large_board_is_written_as_it_renders_and_a_failed_one_leaves_the_old_page(setup):
+    """500 services are megabytes of HTML: the page goes to the file as it renders instead of
+    being held whole, joined and encoded. A page that fails to render replaces nothing."""
+    import dataclasses
+    import tracemalloc
+
+    tmp_path, store_for, services = setup
+    result = collect(store_for, services)
+    big = dataclasses.replace(result, rows=[dataclasses.replace(row, name=f"{row.name}-{i}")
+                                            for i in range(400) for row in result.rows])
+    out = tmp_path / "board.html"
+    tracemalloc.start()
+    try:
+        board.publish(big, str(out))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    page = out.read_bytes()
+    assert page.count(b"api-399") >= 1 and len(page) > 3_000_000
+    assert peak < len(page) / 2    # a page rendered whole needs several times its size
+
+    broken = dataclasses.replace(big, rows=big.rows + [None])
+    with pytest.raises(InputError, match="board.html.j2"):
+        board.publish(broken, str(out))
+    assert out.read_bytes() == page
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")) == []
