@@ -3,7 +3,7 @@
 `shipmark board` over N services x T tags on a Docker Registry 2.8 started on loopback, fitted
 to t = a + b*N + c*N*T and extrapolated to 500 x 1,000. Prints numbers; asserts nothing.
 
-    python3 bench/fleet_bench.py [--configs 16x40,48x40,16x160,32x160] [--rounds 3]
+    python3 bench/fleet_bench.py [--configs 16x30,32x30,64x30,16x200,32x200] [--rounds 3]
                                  [--target 500x1000] [--direct 500x1000] [--json FILE]
 
 The fleet is tests/python/deploy/fleet.py: every image pushed over the registry API with three
@@ -155,35 +155,52 @@ def counted(workdir: Path, proxy: FaultProxy) -> dict:
 
 # -- the fit --------------------------------------------------------------------------------------
 
-def fit(rows, terms):
+class Fit:
     """Least squares y = sum(coef_i * term_i(N, T)) over rows of (N, T, y), by the normal
-    equations (plain Python: numpy is not needed for three unknowns)."""
-    xs = [[term(n, t) for term in terms] for n, t, _ in rows]
-    ys = [y for _, _, y in rows]
-    k = len(terms)
-    a = [[sum(x[i] * x[j] for x in xs) for j in range(k)] + [sum(x[i] * y for x, y in zip(xs, ys))]
-         for i in range(k)]
-    for col in range(k):   # Gauss-Jordan with partial pivoting
-        pivot = max(range(col, k), key=lambda r: abs(a[r][col]))
-        a[col], a[pivot] = a[pivot], a[col]
-        if abs(a[col][col]) < 1e-12:
-            raise SystemExit("the configurations do not determine the fit: vary N and N*T independently")
-        for r in range(k):
-            if r != col:
-                f = a[r][col] / a[col][col]
-                a[r] = [v - f * p for v, p in zip(a[r], a[col])]
-    coef = [a[i][k] / a[i][i] for i in range(k)]
-    worst = max(abs(sum(c * x_i for c, x_i in zip(coef, x)) - y) / abs(y) if y else 0.0
-                for x, y in zip(xs, ys))
-    return coef, worst
+    equations (plain Python: numpy is not needed for three unknowns), with the standard error
+    of a prediction, so an extrapolation says how much the measurements pin it down."""
+
+    def __init__(self, rows, terms):
+        self.terms = terms
+        xs = [self._x(n, t) for n, t, _ in rows]
+        ys = [y for _, _, y in rows]
+        k = len(terms)
+        # Gauss-Jordan on [X'X | X'y | I]: the coefficients and (X'X)^-1 at once.
+        a = [[sum(x[i] * x[j] for x in xs) for j in range(k)] + [sum(x[i] * y for x, y in zip(xs, ys))]
+             + [1.0 if j == i else 0.0 for j in range(k)] for i in range(k)]
+        for col in range(k):
+            pivot = max(range(col, k), key=lambda r, col=col: abs(a[r][col]))
+            a[col], a[pivot] = a[pivot], a[col]
+            if abs(a[col][col]) < 1e-12:
+                raise SystemExit("the configurations do not determine the fit: vary N and N*T independently")
+            a[col] = [v / a[col][col] for v in a[col]]
+            for r in range(k):
+                if r != col:
+                    f = a[r][col]
+                    a[r] = [v - f * p for v, p in zip(a[r], a[col])]
+        self.coef = [a[i][k] for i in range(k)]
+        self._inverse = [a[i][k + 1:] for i in range(k)]
+        residuals = [self.predict(n, t) - y for n, t, y in rows]
+        self.worst = max(abs(e) / abs(y) if y else 0.0 for e, (_, _, y) in zip(residuals, rows))
+        dof = len(rows) - k
+        self._variance = sum(e * e for e in residuals) / dof if dof > 0 else float("nan")
+
+    def _x(self, n, t):
+        return [float(term(n, t)) for term in self.terms]
+
+    def predict(self, n, t) -> float:
+        return sum(c * x for c, x in zip(self.coef, self._x(n, t)))
+
+    def error(self, n, t) -> float:
+        """Standard error of predict(n, t) (nan with no degree of freedom left)."""
+        x = self._x(n, t)
+        k = len(x)
+        spread = sum(x[i] * self._inverse[i][j] * x[j] for i in range(k) for j in range(k))
+        return (self._variance * spread) ** 0.5
 
 
-LINEAR_NT = (lambda n, t: 1.0, lambda n, t: float(n), lambda n, t: float(n * t))
-LINEAR_T = (lambda n, t: 1.0, lambda n, t: float(n), lambda n, t: float(t))
-
-
-def predict(coef, terms, n, t):
-    return sum(c * term(n, t) for c, term in zip(coef, terms))
+LINEAR_NT = (lambda n, t: 1, lambda n, t: n, lambda n, t: n * t)
+LINEAR_T = (lambda n, t: 1, lambda n, t: n, lambda n, t: t)
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -214,20 +231,21 @@ def report(results, target):
               f" {c['board cold']['requests']:>6}/{c['board warm']['requests']:<7}"
               f" {per_service:>11.1f} {conns:>5} {rss:>7.1f}")
     rows = lambda value: [(r["N"], r["T"], value(r)) for r in results]   # noqa: E731
-    print(f"\nfit t = a + b*N + c*N*T, extrapolated to {n_goal} x {t_goal} (worst residual in brackets):")
+    print(f"\nfit t = a + b*N + c*N*T, extrapolated to {n_goal} x {t_goal} +- its standard error "
+          "(worst residual in brackets):")
     summary = {}
     for run in RUNS:
-        coef, worst = fit(rows(lambda r, run=run: r["times"][run]["seconds"]), LINEAR_NT)
-        at = predict(coef, LINEAR_NT, n_goal, t_goal)
+        f = Fit(rows(lambda r, run=run: r["times"][run]["seconds"]), LINEAR_NT)
+        at, err = f.predict(n_goal, t_goal), f.error(n_goal, t_goal)
         ok = "ok" if at <= GOALS[run] else "over"
-        print(f"  {run:<11} a={coef[0]:.3f} s  b={coef[1] * 1e3:.2f} ms/service  c={coef[2] * 1e6:.3f} us/tag"
-              f"  [{worst:.0%}]  ->  {at:6.2f} s   (goal {GOALS[run]:.0f} s: {ok})")
-        summary[run] = {"a": coef[0], "b": coef[1], "c": coef[2], "worst_residual": worst, "seconds": at}
+        a, b, c = f.coef
+        print(f"  {run:<11} a={a:.3f} s  b={b * 1e3:.2f} ms/service  c={c * 1e6:.3f} us/tag"
+              f"  [{f.worst:.0%}]  ->  {at:6.2f} s +- {err:.2f}   (goal {GOALS[run]:.0f} s: {ok})")
+        summary[run] = {"a": a, "b": b, "c": c, "worst_residual": f.worst, "seconds": at, "error": err}
     print(f"\nsame fit for what each run sends and receives, at {n_goal} x {t_goal}:")
     for run in RUNS:
-        req, _ = fit(rows(lambda r, run=run: r["counts"][run]["requests"]), LINEAR_NT)
-        tags, _ = fit(rows(lambda r, run=run: r["counts"][run]["tag_list_bytes"]), LINEAR_NT)
-        n_req, n_tags = predict(req, LINEAR_NT, n_goal, t_goal), predict(tags, LINEAR_NT, n_goal, t_goal)
+        n_req = Fit(rows(lambda r, run=run: r["counts"][run]["requests"]), LINEAR_NT).predict(n_goal, t_goal)
+        n_tags = Fit(rows(lambda r, run=run: r["counts"][run]["tag_list_bytes"]), LINEAR_NT).predict(n_goal, t_goal)
         conns = max(r["counts"][run]["connections"] for r in results)
         used = max(r["counts"][run]["connections_used"] for r in results)
         print(f"  {run:<11} {n_req:>9,.0f} requests  {n_tags / 1e6:>8.1f} MB of tag lists"
@@ -236,11 +254,11 @@ def report(results, target):
         summary[run].update(requests=n_req, tag_list_bytes=n_tags, connections=conns)
     print(f"\npeak RSS at {n_goal} x {t_goal} (goal {RSS_GOAL_MB} MB):")
     for run in RUNS:
-        nt, worst_nt = fit(rows(lambda r, run=run: r["times"][run]["rss_mb"]), LINEAR_NT)
-        lt, worst_t = fit(rows(lambda r, run=run: r["times"][run]["rss_mb"]), LINEAR_T)
-        at_nt, at_t = predict(nt, LINEAR_NT, n_goal, t_goal), predict(lt, LINEAR_T, n_goal, t_goal)
-        print(f"  {run:<11} a + b*N + c*N*T: {at_nt:6.1f} MB [{worst_nt:.0%}]    a + b*N + c*T: {at_t:6.1f} MB"
-              f" [{worst_t:.0%}]   (largest measured {max(r['times'][run]['rss_mb'] for r in results):.1f} MB)")
+        nt = Fit(rows(lambda r, run=run: r["times"][run]["rss_mb"]), LINEAR_NT)
+        lt = Fit(rows(lambda r, run=run: r["times"][run]["rss_mb"]), LINEAR_T)
+        at_nt, at_t = nt.predict(n_goal, t_goal), lt.predict(n_goal, t_goal)
+        print(f"  {run:<11} a + b*N + c*N*T: {at_nt:6.1f} MB [{nt.worst:.0%}]    a + b*N + c*T: {at_t:6.1f} MB"
+              f" [{lt.worst:.0%}]   (largest measured {max(r['times'][run]['rss_mb'] for r in results):.1f} MB)")
         summary[run].update(rss_mb_nt=at_nt, rss_mb_t=at_t)
     return summary
 
@@ -248,7 +266,8 @@ def report(results, target):
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", default="16x40,48x40,16x160,32x160", help="N x T, comma-separated (at least 3)")
+    ap.add_argument("--configs", default="16x30,32x30,64x30,16x200,32x200",
+                    help="N x T, comma-separated (at least 3; T of 16 or more, as the board shows 15)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--target", default="500x1000")
     ap.add_argument("--direct", default="500x1000", help="N x T for the shared-repository check ('none': skip)")
