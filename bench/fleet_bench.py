@@ -50,9 +50,9 @@ RSS_GOAL_MB = 100
 CONNECTIONS_GOAL = 16
 
 
-# Runs shipmark and reports its wall time and peak RSS. Linux counts the RSS a process had before
-# exec in its peak, and a child forked from this (large) process would carry this one's: so a
-# small interpreter forks each run instead.
+# Runs shipmark and reports its wall time, peak RSS and CPU time. Linux counts the RSS a process
+# had before exec in its peak, and a child forked from this (large) process would carry this
+# one's: so a small interpreter forks each run instead.
 LAUNCHER = """
 import os, sys, time
 start = time.perf_counter()
@@ -61,21 +61,31 @@ if pid == 0:
     os.execv(sys.executable, [sys.executable, "-m", "shipmark", *sys.argv[2:]])
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as fh:
-    fh.write(f"{time.perf_counter() - start} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+    fh.write(f"{time.perf_counter() - start} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} "
+             f"{usage.ru_utime + usage.ru_stime}")
 """
+REGISTRY_PID = 0   # set in main: the registry's CPU time is read around every run
 
 
-def shipmark(argv, workdir: Path, cache: Path):
-    """Run shipmark once in its own process: (wall seconds, peak RSS in MB, stdout)."""
+def registry_cpu() -> float:
+    fields = Path(f"/proc/{REGISTRY_PID}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
+
+
+def shipmark(argv, workdir: Path, cache: Path) -> dict:
+    """Run shipmark once in its own process: wall seconds, peak RSS (MB), its CPU seconds, the
+    registry's CPU seconds meanwhile, and its stdout."""
     env = {**os.environ, "SHIPMARK_CACHE_DIR": str(cache)}
     env.pop("BUILD_URL", None)
     result = workdir / "run.txt"
+    before = registry_cpu()
     proc = subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *argv], cwd=workdir, env=env,
                           capture_output=True, text=True)
-    took, rss_kb, code = result.read_text().split()
+    took, rss_kb, code, cpu = result.read_text().split()
     if proc.returncode != 0 or code != "0":
         raise SystemExit(f"shipmark {' '.join(argv)} failed ({code}): {proc.stderr.strip()}")
-    return float(took), int(rss_kb) / 1024, proc.stdout
+    return {"seconds": float(took), "rss_mb": int(rss_kb) / 1024, "cpu": float(cpu),
+            "registry_cpu": registry_cpu() - before, "stdout": proc.stdout}
 
 
 def command(run: str, services_yaml: str) -> list:
@@ -99,16 +109,18 @@ def direct(registry, proxy, work: Path, n: int, t: int) -> dict:
     for kind in ("plan", "board"):
         cache = Path(tempfile.mkdtemp(prefix="shipmark-cache-"))
         shipmark(command(kind, "services.yaml"), workdir, cache)   # warms the one repository's cache
-        took, rss, _ = shipmark(command(kind, "services.yaml"), workdir, cache)
+        run = shipmark(command(kind, "services.yaml"), workdir, cache)
         shipmark(command(kind, "proxied.yaml"), workdir, cache)    # the proxy's names are others
         proxy.reset_log()
         before = proxy.connections
         shipmark(command(kind, "proxied.yaml"), workdir, cache)
         entries = proxy.requests()
         tag_bytes = sum(e.response_bytes for e in entries if e.path.split("?")[0].endswith("/tags/list"))
-        out[f"{kind} warm"] = {"seconds": took, "rss_mb": rss, "requests": len(entries),
+        out[f"{kind} warm"] = {"seconds": run["seconds"], "rss_mb": run["rss_mb"], "cpu": run["cpu"],
+                               "registry_cpu": run["registry_cpu"], "requests": len(entries),
                                "tag_list_bytes": tag_bytes, "connections": proxy.connections - before}
-        print(f"  {kind} warm, {n} services x {t} tags: {took:.2f} s, peak RSS {rss:.1f} MB, {len(entries)} requests, "
+        print(f"  {kind} warm, {n} services x {t} tags: {run['seconds']:.2f} s (CPU: shipmark {run['cpu']:.2f} s, "
+              f"registry {run['registry_cpu']:.2f} s), peak RSS {run['rss_mb']:.1f} MB, {len(entries)} requests, "
               f"{tag_bytes / 1e6:.1f} MB of tag lists, {proxy.connections - before} connections; "
               f"load average {load_average()}")
         shutil.rmtree(cache, ignore_errors=True)
@@ -116,18 +128,19 @@ def direct(registry, proxy, work: Path, n: int, t: int) -> dict:
 
 
 def timed_rounds(workdir: Path, rounds: int) -> dict:
-    """Median seconds and largest peak RSS of each run, the four interleaved in every round."""
-    seconds = {run: [] for run in RUNS}
-    rss = {run: 0.0 for run in RUNS}
+    """Of each run, the four interleaved in every round: the medians of wall time and CPU
+    (shipmark's and the registry's), and the largest peak RSS."""
+    taken = {run: [] for run in RUNS}
     for _ in range(rounds):
         for kind in ("plan", "board"):
             cache = Path(tempfile.mkdtemp(prefix="shipmark-cache-"))
             for run in (f"{kind} cold", f"{kind} warm"):
-                took, peak, _ = shipmark(command(run, "services.yaml"), workdir, cache)
-                seconds[run].append(took)
-                rss[run] = max(rss[run], peak)
+                taken[run].append(shipmark(command(run, "services.yaml"), workdir, cache))
             shutil.rmtree(cache, ignore_errors=True)
-    return {run: {"seconds": statistics.median(seconds[run]), "rss_mb": rss[run]} for run in RUNS}
+    return {run: {"seconds": statistics.median(r["seconds"] for r in runs),
+                  "cpu": statistics.median(r["cpu"] for r in runs),
+                  "registry_cpu": statistics.median(r["registry_cpu"] for r in runs),
+                  "rss_mb": max(r["rss_mb"] for r in runs)} for run, runs in taken.items()}
 
 
 def counted(workdir: Path, proxy: FaultProxy) -> dict:
@@ -138,7 +151,7 @@ def counted(workdir: Path, proxy: FaultProxy) -> dict:
         for run in (f"{kind} cold", f"{kind} warm"):
             proxy.reset_log()
             before = proxy.connections
-            _, _, stdout = shipmark(command(run, "proxied.yaml"), workdir, cache)
+            stdout = shipmark(command(run, "proxied.yaml"), workdir, cache)["stdout"]
             entries = proxy.requests()
             out[run] = {
                 "requests": len(entries),
@@ -242,6 +255,18 @@ def report(results, target):
         print(f"  {run:<11} a={a:.3f} s  b={b * 1e3:.2f} ms/service  c={c * 1e6:.3f} us/tag"
               f"  [{f.worst:.0%}]  ->  {at:6.2f} s +- {err:.2f}   (goal {GOALS[run]:.0f} s: {ok})")
         summary[run] = {"a": a, "b": b, "c": c, "worst_residual": f.worst, "seconds": at, "error": err}
+    print("\nthe same fit for CPU seconds, less disturbed by other load than wall time (shipmark's own;"
+          " the registry's meanwhile), and the wall time those need on an idle 2-core machine at least:"
+          " max(shipmark, (shipmark + registry) / 2):")
+    for run in RUNS:
+        own = Fit(rows(lambda r, run=run: r["times"][run]["cpu"]), LINEAR_NT)
+        reg = Fit(rows(lambda r, run=run: r["times"][run]["registry_cpu"]), LINEAR_NT)
+        mine, theirs = own.predict(n_goal, t_goal), reg.predict(n_goal, t_goal)
+        print(f"  {run:<11} shipmark b={own.coef[1] * 1e3:.2f} ms/service c={own.coef[2] * 1e6:.3f} us/tag"
+              f" -> {mine:6.2f} s +- {own.error(n_goal, t_goal):.2f};  registry b={reg.coef[1] * 1e3:.2f} ms/service"
+              f" c={reg.coef[2] * 1e6:.3f} us/tag -> {theirs:6.2f} s +- {reg.error(n_goal, t_goal):.2f};"
+              f"  wall >= {max(mine, (mine + theirs) / 2):.2f} s")
+        summary[run].update(cpu=mine, registry_cpu=theirs)
     print(f"\nsame fit for what each run sends and receives, at {n_goal} x {t_goal}:")
     for run in RUNS:
         n_req = Fit(rows(lambda r, run=run: r["counts"][run]["requests"]), LINEAR_NT).predict(n_goal, t_goal)
@@ -283,6 +308,8 @@ def main():
     compileall.compile_dir(str(HERE.parent / "python" / "shipmark"), quiet=1)
     work = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     registry = servers.start_registry2(work / "registry")
+    global REGISTRY_PID
+    REGISTRY_PID = registry.proc.pid
     proxy = FaultProxy(registry.host).start()
     print(f"Docker Registry 2.8 at {registry.host}; load average {load_average()}")
     try:
@@ -304,7 +331,8 @@ def main():
             times = timed_rounds(workdir, args.rounds)
             counts = counted(workdir, proxy)
             results.append({"N": n, "T": t, "times": times, "counts": counts})
-            print(f"  {n} x {t}: " + ", ".join(f"{run} {times[run]['seconds']:.2f} s" for run in RUNS)
+            print(f"  {n} x {t}: " + ", ".join(f"{run} {times[run]['seconds']:.2f} s (CPU {times[run]['cpu']:.2f} + "
+                                              f"{times[run]['registry_cpu']:.2f})" for run in RUNS)
                   + f"; picked {counts['plan cold']['picked']}; load average {load_average()}")
         summary = report(results, target)
         shared = direct(registry, proxy, work, *parse_configs(args.direct)[0]) if args.direct != "none" else {}
