@@ -16,6 +16,7 @@ from shipmark.core.descriptor import Manifest, canonical_json
 from shipmark.core.ref import Ref, parse_repo
 from shipmark.ops.demo import push_sample_image
 from shipmark.stores import open_store
+from shipmark.stores.base import Limits
 from shipmark.stores.discovery import index_tag, record_tag
 
 POLICY = "channels:\n  stable: {require: [acceptance], auto: true}\n"
@@ -53,7 +54,8 @@ def push_build(store, repo: Ref, service: str, n: int, acceptance: str) -> None:
 
 def push_fleet(host: str, prefix: str, services: int, tags: int, threads: int = 32) -> List[str]:
     """`services` repositories `host/prefix/svcNNN` of `tags` builds each; their names."""
-    store = open_store(parse_repo(f"{host}/{prefix}/x"), {"pool_size": threads})
+    # Thousands of images take minutes: longer than a command's deadline.
+    store = open_store(parse_repo(f"{host}/{prefix}/x"), {"pool_size": threads, "limits": Limits(deadline=3600)})
     names = [f"svc{i:03d}" for i in range(services)]
     for name in names:
         store.put_blob(parse_repo(f"{host}/{prefix}/{name}"), mt.EMPTY_JSON, mt.EMPTY_DIGEST)
