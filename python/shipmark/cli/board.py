@@ -4,7 +4,6 @@ from ..errors import InputError
 from . import Output, common
 from .plan import load_services, policy_resolver, services_flags
 
-
 DEFAULT_VERSIONS = 15   # as ops.board.DEFAULT_VERSIONS, which --help does not import
 
 

@@ -4,7 +4,7 @@ Jenkins builds that did it."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from .. import render as rendering
 from ..core import record as rec
@@ -182,7 +182,7 @@ def _cell(image: Image, channels: List[str], deployed_here: Dict[str, bool], not
     for target, here in sorted(deployed_here.items()):
         if here and target not in state.deployments:   # the tag was moved by hand: no record
             cell.deployments.append(Chip(target, "current", f"runs on {target}"))
-    if state.rejected:
+    if state.rejected and state.verdict is not None:
         v = state.verdict
         why = notes.reason(image.repo, v)
         cell.rejected = Chip("rejected", "rejected",
@@ -251,7 +251,7 @@ def _row(store, service: Service, channel: str, policy: Policy, target: Optional
     return row
 
 
-def collect(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), channel: Optional[str] = None,
+def collect(*, store_for: StoreFor, services: ServicesFile, names: Sequence[str] = (), channel: Optional[str] = None,
             target: Optional[str] = None, policy_for: PolicyFor, now: datetime,
             versions: int = DEFAULT_VERSIONS) -> Board:
     if not 1 <= versions <= MAX_VERSIONS:

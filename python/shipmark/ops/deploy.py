@@ -10,8 +10,9 @@ version tags newest first and stops at the first eligible image, as `pick` does.
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from .. import render as rendering
 from ..core import record as rec
 from ..core.descriptor import Descriptor
 from ..core.policy import Policy, membership
@@ -20,7 +21,6 @@ from ..core.ref import DIGEST_RE, TAG_RE, Ref
 from ..core.services import Service, ServicesFile, check_target, deployed_tag
 from ..errors import InputError, NotFoundError, RemoteError
 from ..stores.base import Store
-from .. import render as rendering
 from ..stores.discovery import Discovery
 from .channel import nothing_in_channel
 from .images import Image, Scan, attach, checked_records, ignored, load, statement
@@ -160,7 +160,7 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
     service without such an image is an entry without image, with the reasons."""
     rules = policy.channel(channel)
 
-    def gap(reason_list: List[str], skipped: List[dict] = (), running_now: Optional[Current] = None) -> Planned:
+    def gap(reason_list: List[str], skipped: Sequence[dict] = (), running_now: Optional[Current] = None) -> Planned:
         return Planned(service, channel, None, None, running_now, None, list(skipped), reason_list)
 
     try:
@@ -172,7 +172,7 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
     running = running_digest(scan.found, target) if target else None
     if not scan.version_tags:
         return gap([_empty_repo(service, "no version tags")], (),
-                   current(scan.found, target, None, running) if running else None)
+                   current(scan.found, target, None, running) if running and target else None)
     walked: Dict[str, Image] = {}
     skipped: List[dict] = []
     notes = Notes(store)
@@ -188,16 +188,16 @@ def plan_service(*, store: Store, service: Service, channel: str, policy: Policy
                         **ignored(image)})
     if picked is None:
         nothing = nothing_in_channel(service.repo, channel, rules.auto, skipped)
-        running_now = current(scan.found, target, walked, running) if running else None
+        running_now = current(scan.found, target, walked, running) if running and target else None
         return gap([nothing.message], skipped, running_now)
     if not scan.verified(picked):
         return plan_service(store=store, service=service, channel=channel, policy=policy, target=target,
                             now=now, retry_failed=retry_failed, found=scan.found, workers=workers)
     # Most nights the target runs the pick or an image the walk read already: no more requests.
-    now_running = current(scan.found, target, walked, running) if running else None
+    now_running = current(scan.found, target, walked, running) if running and target else None
     if not target:
         change = None
-    elif now_running is None:
+    elif running is None or now_running is None:
         change = NEW
     elif running.digest == picked.digest:
         change = NONE
@@ -225,7 +225,7 @@ def open_stores(services: List[Service], store_for: StoreFor) -> Dict[str, Store
     return {s.name: store_for(s.repo) for s in services}
 
 
-def plan(*, store_for: StoreFor, services: ServicesFile, names: List[str] = (), channel: Optional[str] = None,
+def plan(*, store_for: StoreFor, services: ServicesFile, names: Sequence[str] = (), channel: Optional[str] = None,
          target: Optional[str] = None, policy_for: PolicyFor, now: datetime,
          retry_failed: bool = False) -> Plan:
     target = check_target(target) if target else services.target
@@ -267,13 +267,14 @@ def chosen_from_plan(result: Plan) -> List[Chosen]:
     out = []
     for p in result.services:
         if p.image is not None:
-            out.append(Chosen(p.service, p.channel, p.service.repo, p.image.digest, p.tag))
+            out.append(Chosen(p.service, p.channel, p.service.repo, p.image.digest, p.tag or ""))
         elif p.current is not None:
             out.append(Chosen(p.service, p.channel, p.service.repo, p.current.image.digest, p.current.tag or ""))
     return out
 
 
-def chosen_from_json(data: Any, services: ServicesFile, names: List[str] = (), source: str = "plan") -> List[Chosen]:
+def chosen_from_json(data: Any, services: ServicesFile, names: Sequence[str] = (),
+                     source: str = "plan") -> List[Chosen]:
     """The services of a plan saved with `shipmark plan --json`, checked against the services file.
     A service the plan has no image for keeps what the target ran when planned, if anything."""
     from ..core.ref import check_digest
@@ -361,7 +362,7 @@ def template_context(chosen: List[Chosen], services: ServicesFile, target: Optio
             "vars": dict(services.vars)}
 
 
-def render(*, chosen: List[Chosen], services: ServicesFile, templates: List[str], out: str,
+def render(*, chosen: List[Chosen], services: ServicesFile, templates: List[str], out: Optional[str],
            target: Optional[str] = None) -> Rendered:
     if not templates:
         raise InputError("render needs --template", "e.g. --template docker-compose.yml.j2 "
@@ -440,7 +441,7 @@ def record_deployment(*, store: Store, image: Image, tag: str, target: str, succ
 
 def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen], target: Optional[str],
              succeeded: bool, now: datetime, by: Optional[str], reason: Optional[str] = None,
-             rollback_templates: List[str] = (), rollback_out: Optional[str] = None, signer=None) -> Deployment:
+             rollback_templates: Sequence[str] = (), rollback_out: Optional[str] = None, signer=None) -> Deployment:
     """After the apply command: a deployment record on every image that changed (failed ones
     included) and, on success, `deployed.<target>` moved to it. Services whose image did not change
     get nothing. After a failure, `rollback_templates` render what the target ran before."""
@@ -473,7 +474,7 @@ def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen
     results = each_service(ordered, one)
     recorded = [o for o, _, _ in results if o is not None]
     unchanged = sorted(s.name for s, (o, _, _) in zip(ordered, results) if o is None)
-    result = Deployment(target, SUCCEEDED if succeeded else FAILED, sorted(recorded, key=lambda o: o.name),
+    result = Deployment(target, SUCCEEDED if succeeded else FAILED, sorted(recorded, key=lambda o: o.name or ""),
                         unchanged)
     if rollback_templates:
         # The tag did not move: it still names what the target ran before this deployment.
@@ -483,7 +484,8 @@ def deployed(*, store_for: StoreFor, services: ServicesFile, chosen: List[Chosen
                 missing.append(s.name)
                 continue
             was = current(found, target, desc=running)
-            previous.append(Chosen(s, by_name[s.name].channel, s.repo, running.digest, was.tag or ""))
+            previous.append(Chosen(s, by_name[s.name].channel, s.repo, running.digest,
+                                   (was.tag if was is not None else None) or ""))
         if not previous:
             raise NotFoundError(f"nothing to roll back to: no service was deployed to {target} before",
                                 "the failed deployment is recorded; deploy a known good set by hand")

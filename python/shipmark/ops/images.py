@@ -10,11 +10,11 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, 
 
 from ..core import mediatype as mt
 from ..core.descriptor import Descriptor, sha256
+from ..core.dsse import Verifier
 from ..core.policy import Policy
 from ..core.record import NewRecord, Record, parse_time
 from ..core.ref import DIGEST_RE, Ref
 from ..core.state import ImageState, fold
-from ..core.dsse import Verifier
 from ..core.trust import READING_RULES, Reading, Untrusted, admit, is_record, keys_id, read_record
 from ..errors import InputError, NotFoundError
 from ..stores.base import Store, TooLargeError
@@ -186,6 +186,7 @@ def attach(store: Store, image: Image, new: NewRecord) -> Record:
     found.attach(image.descriptor, new.manifest, new.blobs)
     # What this process just wrote counts for its own answer without a re-read.
     rec = Record.from_descriptor(new.descriptor)
+    assert rec is not None   # built by this process as a record
     restores = new.statement["predicate"].get("restores")
     if restores:
         rec = dataclasses.replace(rec, restores=tuple(restores))
@@ -254,11 +255,11 @@ class Scan:
             for desc, (recs, untrusted) in zip(fresh, workers.map(self._records, fresh)):
                 self._by_digest[desc.digest] = Image(self.repo, desc, recs, found=self.found,
                                                      untrusted=untrusted, trails=self.trails)
-            for tag, desc in zip(chunk, descs):
+            for tag, named in zip(chunk, descs):
                 done += 1
-                if desc is None:
+                if named is None:
                     continue
-                image = self._by_digest[desc.digest]
+                image = self._by_digest[named.digest]
                 first = not image.tags
                 image.tags.append(tag)
                 if first:

@@ -486,7 +486,9 @@ class Discovery:
         """Every referrer the registry itself lists for the subject (the referrers API, else
         the `sha256-<hex>` index), for copies, repairs and `status`. Not the record set."""
         if self.lists_referrers_itself(subject_digest):
-            answer = self._answers.pop(subject_digest, None) or self.store.referrers(self.repo, subject_digest)
+            # only a ReferrersAPI store lists referrers itself
+            answer = (self._answers.pop(subject_digest, None)
+                      or self.store.referrers(self.repo, subject_digest))  # type: ignore[attr-defined]
             return Listed("referrers API", sorted(answer.descriptors, key=lambda d: d.digest))
         repair = Repair(subject_digest)
         entries, digest = self._read_index(subject_digest, repair)
