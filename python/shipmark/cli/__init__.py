@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, RemoteError
 from ..settings import add_flag, environment_help
 from ..terminal import json_text, log_to_stderr, printable
 
@@ -146,10 +146,17 @@ def run(argv: list[str], backstop: bool = False) -> int:
     ctx = Context(args)
     if backstop:
         _arm_backstop(ctx.settings.timeout)
+    keep_cache = False
     try:
         out = args.run(args, ctx)
+        keep_cache = True
+    except RemoteError:
+        raise   # what a registry that failed or misbehaved said is not kept
+    except BaseException:
+        keep_cache = True
+        raise
     finally:
-        ctx.close()
+        ctx.close(keep_cache)
     if args.json:
         sys.stdout.write(json_text(out.data) + "\n")
     else:

@@ -108,9 +108,12 @@ class Context:
             sys.stderr.flush()
         return show
 
-    def close(self) -> None:
+    def close(self, keep_cache: bool = True) -> None:
         if self._stores:
             from ..stores import discovery
-            discovery.flush()
+            if keep_cache:
+                discovery.flush()
+            else:
+                discovery.discard()
         for store in self._stores.values():
             store.close()

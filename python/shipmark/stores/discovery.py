@@ -558,3 +558,11 @@ def flush() -> None:
     """Save what every open Discovery learnt (best effort)."""
     for found in list(_OPEN):
         found.save()
+
+
+def discard() -> None:
+    """Keep nothing of what the open Discoveries learnt (the command ended in registry trouble)."""
+    for found in list(_OPEN):
+        if found._cache is not None:
+            found._saver.detach()
+        _OPEN.discard(found)
