@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ..core import mediatype as mt
-from ..core.descriptor import Descriptor, sha256
+from ..core.descriptor import Descriptor
 from ..core.dsse import Verifier
 from ..core.policy import Policy
 from ..core.record import NewRecord, Record, parse_time
@@ -141,9 +141,7 @@ def _payload(store: Store, repo: Ref, digest: str) -> bytes:
         hit = cache.get(digest)
         if hit is not None:
             return hit[1]
-    data = store.get_blob(repo, digest, max_bytes=limit)
-    if sha256(data) != digest:
-        raise NotFoundError(f"record payload {digest} does not match its digest")
+    data = store.get_blob(repo, digest, max_bytes=limit)   # checked against its digest by the store
     if cache is not None:
         cache.put(digest, "payload", data)
     return data

@@ -530,6 +530,12 @@ class Discovery:
         if self._cache is not None:
             self._cache.save()
 
+    def forget_learnt(self) -> None:
+        """Nothing this Discovery learnt is saved, now or when it goes."""
+        if self._cache is not None:
+            self._saver.detach()
+        _OPEN.discard(self)
+
 
 def _descriptor(entry) -> Descriptor:
     """An index entry as a descriptor, or ValueError saying what is wrong with it."""
@@ -563,6 +569,4 @@ def flush() -> None:
 def discard() -> None:
     """Keep nothing of what the open Discoveries learnt (the command ended in registry trouble)."""
     for found in list(_OPEN):
-        if found._cache is not None:
-            found._saver.detach()
-        _OPEN.discard(found)
+        found.forget_learnt()
