@@ -146,17 +146,14 @@ def run(argv: list[str], backstop: bool = False) -> int:
     ctx = Context(args)
     if backstop:
         _arm_backstop(ctx.settings.timeout)
-    keep_cache = False
+    registry_failed = False
     try:
         out = args.run(args, ctx)
-        keep_cache = True
     except RemoteError:
-        raise   # what a registry that failed or misbehaved said is not kept
-    except BaseException:
-        keep_cache = True
+        registry_failed = True   # what a registry that failed or misbehaved said is not kept
         raise
     finally:
-        ctx.close(keep_cache)
+        ctx.close(keep_cache=not registry_failed)
     if args.json:
         sys.stdout.write(json_text(out.data) + "\n")
     else:
