@@ -22,6 +22,7 @@ _HOP_BY_HOP = {"proxy-connection", "proxy-authorization", "connection", "keep-al
 class ForwardProxy:
     def __init__(self):
         self.seen: List[Tuple[str, str]] = []     # (method, host:port) of every request
+        self.proxy_auth: List[str] = []           # every Proxy-Authorization value received
         self._lock = threading.Lock()
         proxy = self
 
@@ -45,6 +46,8 @@ class ForwardProxy:
                     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
                 with proxy._lock:
                     proxy.seen.append((method, host_port))
+                    proxy.proxy_auth += [h.split(":", 1)[1].strip() for h in headers
+                                         if h.lower().startswith("proxy-authorization:")]
                 host, _, port = host_port.rpartition(":")
                 if host not in _LOOPBACK:
                     self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")

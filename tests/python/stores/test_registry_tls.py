@@ -7,7 +7,7 @@ import threading
 import uuid
 
 import pytest
-import requests
+import urllib3
 
 import servers
 from forwardproxy import ForwardProxy
@@ -17,7 +17,7 @@ from shipmark.settings import Settings
 from shipmark.stores.base import Limits
 from shipmark.stores.registry import RegistryStore
 from shipmark.stores.registry.tls import certs_dir_for
-from shipmark.stores.registry.transport import https_only_answer
+from shipmark.stores.registry.transport import Answer, https_only_answer, read_body
 
 CREDS = (servers.TEST_USER, servers.TEST_PASSWORD)
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -144,14 +144,20 @@ def test_named_insecure_tls_registry_is_used_unverified_as_docker_does(registry2
 
 # -- plain HTTP to an HTTPS-only server --------------------------------------------------------
 
+def _answer(method: str, url: str):
+    """(the answer as the client sees it, what was read of its body)."""
+    raw = urllib3.request(method, url, timeout=10, retries=False, preload_content=False)
+    answer = Answer(raw, url, method)
+    return answer, read_body(answer, 64 * 1024)
+
+
 def test_https_only_answer_is_recognised_for_get_and_head(registry2_tls_basic, registry2):
     url = f"http://{registry2_tls_basic.host}/v2/"
-    answer = requests.get(url, timeout=10)
-    assert https_only_answer(answer, answer.content)
-    assert https_only_answer(requests.head(url, timeout=10), b"")
+    assert https_only_answer(*_answer("GET", url))
+    assert https_only_answer(*_answer("HEAD", url))
     for method in ("GET", "HEAD"):   # an ordinary 400 of a plain registry is not one
-        bad = requests.request(method, f"{registry2.url}/v2/x/blobs/sha256:zz", timeout=10)
-        assert bad.status_code == 400 and not https_only_answer(bad, bad.content)
+        bad, body = _answer(method, f"{registry2.url}/v2/x/blobs/sha256:zz")
+        assert bad.status_code == 400 and not https_only_answer(bad, body)
 
 
 def test_plain_http_to_an_https_only_registry_says_so(registry2_tls_basic):

@@ -7,9 +7,9 @@ sends the request once more. Tokens are cached per (host, scope) until shortly b
 expire. Credentials come from a `creds_for(host) -> (user, password) | None` callable; this
 module never reads settings, and never puts a password or an Authorization header in a message.
 The token service is reached with the registry's TLS settings (`tls_for(host)`: its CAs and
-client certificate, as Docker and Podman do) and the environment's proxies (`proxies_for(url)`),
-only where the plain-HTTP rule allows (`allowed(url)`: a realm is named by the registry, so a
-registry could otherwise send its users' passwords anywhere), and within the timeouts
+client certificate, as Docker and Podman do) and the environment's proxies, only where the
+plain-HTTP rule allows (`allowed(url)`: a realm is named by the registry, so a registry could
+otherwise send its users' passwords anywhere), and within the timeouts
 `timeouts(host)` gives (which end at the command's deadline).
 """
 
@@ -20,9 +20,13 @@ import re
 import threading
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from urllib.parse import urlencode
+
+import urllib3
 
 from ...errors import AuthError, RegistryError
 from .. import INSECURE_VAR
+from .tls import TLSConfig
 from .transport import (
     CLIENT_CERT,
     PLAIN,
@@ -31,6 +35,7 @@ from .transport import (
     UNTRUSTED,
     BodyTooLarge,
     DeadlinePassed,
+    Http,
     RedirectRefused,
     https_only_answer,
     read_body,
@@ -71,14 +76,12 @@ def scope_for(repository: str, actions: str = "pull") -> str:
 class Authenticator:
     """Thread-safe: one per RegistryStore, shared by every worker thread."""
 
-    def __init__(self, session, timeouts: Callable[[str], Tuple[float, float]],
-                 allowed: Callable[[str], bool], creds_for: Optional[CredsFn] = None,
-                 tls_for: Optional[Callable[[str], object]] = None,
-                 proxies_for: Optional[Callable[[str], dict]] = None):
-        self._session = session   # a transport.RegistrySession: its deadline ends token reads too
+    def __init__(self, http: Http, timeouts: Callable[[str], Tuple[float, float]],
+                 allowed: Callable[[str], bool], creds_for: Optional[CredsFn],
+                 tls_for: Callable[[str], TLSConfig]):
+        self._http = http   # its deadline ends token reads too
         self._creds_for = creds_for or (lambda host: None)
-        self._tls_for = tls_for or (lambda host: True)
-        self._proxies_for = proxies_for or (lambda url: {})
+        self._tls_for = tls_for
         self._timeouts = timeouts
         self._allowed = allowed
         self._lock = threading.Lock()
@@ -151,11 +154,7 @@ class Authenticator:
 
     def _basic_header(self, host: str) -> Optional[str]:
         creds = self.creds(host)
-        if creds is None:
-            return None
-        user, password = creds
-        raw = f"{user}:{password}".encode("utf-8")
-        return "Basic " + base64.b64encode(raw).decode("ascii")
+        return None if creds is None else _basic(*creds)
 
     def _token(self, host: str, scopes: List[str], wanted: List[str],
                params: Dict[str, str], rejected: Optional[str] = None) -> str:
@@ -188,21 +187,17 @@ class Authenticator:
 
     def _fetch_token(self, host: str, realm: str, service: Optional[str],
                      scopes: List[str]) -> Tuple[str, float]:
-        import requests  # already imported by the client; local to keep this module light
-        import urllib3
-
         query = [("scope", s) for s in scopes]
         if service:
             query.insert(0, ("service", service))
         creds = self.creds(host)
-        auth = requests.auth.HTTPBasicAuth(*creds) if creds else None
+        headers = {"Authorization": _basic(*creds)} if creds else {}
         safe_realm = sanitize_url(realm)
         try:
-            resp = self._session.get(realm, params=query, auth=auth, timeout=self._timeouts(host),
-                                     verify=self._tls_for(host), proxies=self._proxies_for(realm),
-                                     stream=True)
+            resp = self._http.request("GET", _with_query(realm, query), headers=headers,
+                                      timeout=self._timeouts(host), tls=self._tls_for(host))
             raw = read_body(resp, _TOKEN_BYTES if resp.status_code == 200 else SMALL_BODY,
-                            self._session.deadline)
+                            self._http.deadline)
         except RedirectRefused as exc:
             raise AuthError(f"token service {safe_realm} of registry {host} redirected to "
                             f"{exc.target}, {PLAIN_HTTP_REFUSED}; shipmark does not follow it",
@@ -211,8 +206,7 @@ class Authenticator:
         except BodyTooLarge:
             raise RegistryError(f"token service {safe_realm} of registry {host} answered with "
                                 "more than a token", "check the registry's token service") from None
-        except (DeadlinePassed, requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-                OSError) as exc:
+        except (DeadlinePassed, urllib3.exceptions.HTTPError, OSError) as exc:
             self._timeouts(host)   # when the deadline ended it, this raises the error that says so
             raise _realm_error(exc, host, safe_realm) from None
         if resp.status_code in (401, 403):
@@ -267,6 +261,16 @@ def _realm_error(exc: BaseException, host: str, realm: str) -> RegistryError:
     return RegistryError(f"cannot reach the token service {realm} of registry {host}: {detail}",
                          "check that the token service named by the registry is reachable "
                          "(and HTTPS_PROXY/NO_PROXY)")
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+
+
+def _with_query(url: str, query: List[Tuple[str, str]]) -> str:
+    """url with the query pairs added to any it has (a realm may carry its own)."""
+    extra = urlencode(query)
+    return f"{url}{'&' if '?' in url else '?'}{extra}" if extra else url
 
 
 def auth_error(host: str, had_creds: bool, what: str = "") -> AuthError:

@@ -25,10 +25,10 @@
   `copy_blob` mounts across repositories of one registry and streams only when it must.
 - Referrers: `referrers()` asks the native endpoint and says whether it exists; only a 200
   carrying an OCI index counts. Which records count is decided in stores/discovery.py.
-- Errors: every requests/urllib3 exception and every unexpected status becomes a shipmark
+- Errors: every urllib3 exception and every unexpected status becomes a shipmark
   error here (AuthError, NotFoundError, RegistryError) naming the host and the image; no
   password, Authorization header or URL userinfo ever reaches a message.
-- Thread-safe: one instance serves a ThreadPoolExecutor (the session pools `pool_size`
+- Thread-safe: one instance serves a ThreadPoolExecutor (transport.Http pools `pool_size`
   connections per host; the auth cache and the scheme probes are locked).
 """
 
@@ -40,7 +40,6 @@ import warnings
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
-import requests
 import urllib3
 
 from ...core import mediatype as mt
@@ -58,16 +57,16 @@ from .transport import (
     PLAIN_HTTP_REFUSED,
     SMALL_BODY,
     UNTRUSTED,
+    Answer,
     BodyTooLarge,
     DeadlinePassed,
-    Proxies,
+    Http,
     RedirectRefused,
     StreamBody,
     allowed_url,
     causes,
     host_only,
     https_only_answer,
-    make_session,
     plain_http_allowed,
     read_body,
     release_frames,
@@ -106,12 +105,11 @@ class RegistryStore:
         self.limits = limits = limits or Limits()
         self._deadline = time.monotonic() + limits.deadline   # one for the life of the store
         self._insecure = frozenset(h.strip().lower() for h in insecure_registries if h and h.strip())
-        self._session = make_session(self.allowed_url, pool_size=pool_size, retries=retries,
-                                     deadline=self._deadline)
+        self._http = Http(self.allowed_url, pool_size=pool_size, retries=retries,
+                          deadline=self._deadline)
         self._tls = TLSSettings(ca_file, certs_roots, base_bundle=ca_bundle)
-        self._proxies = Proxies()
-        self._auth = Authenticator(self._session, self._timeouts, self.allowed_url, creds_for,
-                                   self._tls_for, self._proxies.for_url)
+        self._auth = Authenticator(self._http, self._timeouts, self.allowed_url, creds_for,
+                                   self._tls_for)
         self._cache = cache
         self._lock = threading.Lock()
         self._schemes: Dict[str, str] = {}              # api host -> "https" | "http"
@@ -224,7 +222,7 @@ class RegistryStore:
             resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
                                  what=what, url=url)
             self._expect(resp, (200,), "GET", what, repo.registry)
-            nxt = (resp.links.get("next") or {}).get("url")
+            nxt = resp.next_link()
             try:
                 body = self._read(resp, most * _TAG_BYTES + SMALL_BODY, what, repo.registry, "")
             except TooLargeError:
@@ -299,8 +297,8 @@ class RegistryStore:
             scopes.append(scope_for(src.repository))
             what = f"blob {digest} mounted from {src.name} into {dst.name}"
             resp = self._request(
-                "POST", dst.registry, f"/v2/{dst.repository}/blobs/uploads/", scopes, what=what,
-                params={"mount": digest, "from": src.repository}, data=b"")
+                "POST", dst.registry, f"/v2/{dst.repository}/blobs/uploads/?mount={digest}"
+                f"&from={quote(src.repository, safe='/')}", scopes, what=what, data=b"")
             if resp.status_code == 201:
                 self._discard(resp)
                 log.debug("mounted %s from %s into %s", digest, src.name, dst.name)
@@ -323,7 +321,7 @@ class RegistryStore:
             self._count_page(visited, url, repo.registry, what)
             resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
                                  what=what, url=url, headers={"Accept": mt.OCI_INDEX})
-            nxt = (resp.links.get("next") or {}).get("url")
+            nxt = resp.next_link()
             index = None
             if resp.status_code == 200:
                 index = _oci_index(resp, self._read(resp, self.limits.manifest_bytes, what,
@@ -359,7 +357,7 @@ class RegistryStore:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._session.close()
+        self._http.close()
 
     def __enter__(self) -> "RegistryStore":
         return self
@@ -443,13 +441,11 @@ class RegistryStore:
         try:
             with warnings.catch_warnings():  # unverified on purpose, see above
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                # TLSAdapter takes a TLSConfig as `verify` (transport.py); requests' stubs only know bool/str
-                resp = self._session.get(url, timeout=self._timeouts(host), verify=self._probe_tls,  # type: ignore[arg-type]
-                                         proxies=self._proxies.for_url(url),
-                                         allow_redirects=False, stream=True)
+                resp = self._http.request("GET", url, tls=self._probe_tls, timeout=self._timeouts(host),
+                                          follow_redirects=False)
         except RegistryError:
             return None   # the deadline has passed: the request itself says so
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+        except urllib3.exceptions.HTTPError as exc:
             failure = tls_failure(exc)
             release_frames(exc)
             if failure is None:
@@ -467,13 +463,12 @@ class RegistryStore:
     def _base(self, registry: str) -> str:
         return f"{self.scheme(registry)}://{api_host(registry)}"
 
-    def _tls_for(self, host: str):
-        """requests' `verify` for this registry host and its token service."""
+    def _tls_for(self, host: str) -> TLSConfig:
+        """The TLS setting of this registry host and its token service."""
         return self._tls.for_host(host, verify=not self.named_insecure(host))
 
     def _request(self, method: str, registry: str, path: str, scopes: Sequence[str], *,
-                 what: str, url: Optional[str] = None, headers=None, params=None,
-                 data=None) -> requests.Response:
+                 what: str, url: Optional[str] = None, headers=None, data=None) -> Answer:
         """One request with auth: send what auth already knows; on a 401 answer the challenge
         and send once more. The answer is streamed: read it with `_read`, or `_discard` it."""
         host = api_host(registry)
@@ -483,7 +478,7 @@ class RegistryStore:
         sent = self._auth.header(host, scopes) if same_host else None
         if sent:
             hdrs["Authorization"] = sent
-        resp = self._send(method, url, host, hdrs, params, data)
+        resp = self._send(method, url, host, hdrs, data)
         if resp.status_code == 401 and same_host and resp.headers.get("WWW-Authenticate"):
             self._discard(resp)
             retry = self._auth.challenge(host, scopes, resp.headers["WWW-Authenticate"], sent)
@@ -493,25 +488,23 @@ class RegistryStore:
                 raise auth_error(host, self._auth.has_creds(host), what)
             if retry != sent:
                 hdrs["Authorization"] = retry
-                resp = self._send(method, url, host, hdrs, params, data)
+                resp = self._send(method, url, host, hdrs, data)
         return resp
 
-    def _send(self, method, url, host, headers, params, data) -> requests.Response:
+    def _send(self, method, url, host, headers, data) -> Answer:
         if not self.allowed_url(url):
             raise RegistryError(f"registry {host} sends shipmark to {sanitize_url(url)}, "
                                 f"{PLAIN_HTTP_REFUSED}; shipmark sends nothing there",
                                 _plain_http_hint(url))
         started = time.monotonic()
         try:
-            resp = self._session.request(method, url, headers=headers, params=params, data=data,
-                                         stream=True, timeout=self._timeouts(host),
-                                         verify=self._tls_for(host), allow_redirects=True,
-                                         proxies=self._proxies.for_url(url))
+            resp = self._http.request(method, url, headers=headers, body=data,
+                                      timeout=self._timeouts(host), tls=self._tls_for(host))
         except RedirectRefused as exc:
             raise RegistryError(f"registry {host} redirected {method} {sanitize_url(url)} to "
                                 f"{exc.target}, {PLAIN_HTTP_REFUSED}; shipmark does not follow it",
                                 _plain_http_hint(exc.target)) from None
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise (self._tls_error(exc, method, url, host)
                    or (self._deadline_error(host) if _timed_out(exc) and self._past_deadline() else None)
                    or _transport_error(exc, method, url, host)) from None
@@ -541,7 +534,7 @@ class RegistryStore:
                              + (f"; before that: {why}" if why else ""),
                              "check that the registry is healthy and reachable from here")
 
-    def _read(self, resp: requests.Response, limit: Optional[int], what: str, registry: str,
+    def _read(self, resp: Answer, limit: Optional[int], what: str, registry: str,
               why: str) -> bytes:
         """A streamed answer's body, at most `limit` bytes (`why`: what that limit is)."""
         host = api_host(registry)
@@ -553,28 +546,26 @@ class RegistryStore:
                                 _MISBEHAVING) from None
         except DeadlinePassed:
             raise self._deadline_error(host) from None
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise (self._deadline_error(host) if _timed_out(exc) and self._past_deadline()
                    else _transport_error(exc, "GET", resp.url, host)) from None
 
-    def _discard(self, resp: requests.Response) -> None:
+    def _discard(self, resp: Answer) -> None:
         """Read the little an answer whose body is not used carries (so that its connection
         goes back to the pool), and close it; a longer body is dropped with its connection."""
         try:
             read_body(resp, SMALL_BODY, self._deadline)
-        except (BodyTooLarge, DeadlinePassed, requests.exceptions.RequestException,
-                urllib3.exceptions.HTTPError, OSError):
+        except (BodyTooLarge, DeadlinePassed, urllib3.exceptions.HTTPError, OSError):
             pass
 
-    def _error_body(self, resp: requests.Response) -> bytes:
+    def _error_body(self, resp: Answer) -> bytes:
         """At most SMALL_BODY of an error answer's body (b"" when it is longer or breaks off)."""
         try:
             return read_body(resp, SMALL_BODY, self._deadline)
-        except (BodyTooLarge, DeadlinePassed, requests.exceptions.RequestException,
-                urllib3.exceptions.HTTPError, OSError):
+        except (BodyTooLarge, DeadlinePassed, urllib3.exceptions.HTTPError, OSError):
             return b""
 
-    def _digest_header(self, resp: requests.Response, what: str, registry: str) -> Optional[str]:
+    def _digest_header(self, resp: Answer, what: str, registry: str) -> Optional[str]:
         """Docker-Content-Digest, when sent: a hint, but one that must be a digest."""
         value = resp.headers.get("Docker-Content-Digest")
         if value is None or DIGEST_RE.match(value):
@@ -583,7 +574,7 @@ class RegistryStore:
         raise RegistryError(f"registry {registry} answered for {what} with Docker-Content-Digest "
                             f"{_shown(value)}, which is not a sha256 digest", _MISBEHAVING)
 
-    def _expect(self, resp: requests.Response, ok: Tuple[int, ...], method: str, what: str,
+    def _expect(self, resp: Answer, ok: Tuple[int, ...], method: str, what: str,
                 registry: str) -> None:
         if resp.status_code in ok:
             return
@@ -651,7 +642,7 @@ class RegistryStore:
         return RegistryError(f"TLS handshake with registry {host} failed ({detail}; {where})",
                              "check the registry's TLS setup and any proxy in between")
 
-    def _location(self, repo: Ref, resp: requests.Response) -> str:
+    def _location(self, repo: Ref, resp: Answer) -> str:
         location = resp.headers.get("Location")
         self._discard(resp)
         if not location:
@@ -698,12 +689,12 @@ class RegistryStore:
         try:
             length = resp.headers.get("Content-Length")
             if length and length.isdigit():
-                body = StreamBody(resp.iter_content(_CHUNK), int(length))
+                body = StreamBody(resp.raw.stream(_CHUNK, decode_content=False), int(length))
                 self._finish_upload(dst, scopes, location, digest, body, int(length))
             else:   # a layer of unknown length: read whole (layers are not limited)
                 data = self._read(resp, None, what, src.registry, "")
                 self._finish_upload(dst, scopes, location, digest, data)
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise _transport_error(exc, "GET", resp.url, api_host(src.registry)) from None
         finally:
             resp.close()
@@ -711,11 +702,11 @@ class RegistryStore:
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _content_type(resp: requests.Response) -> str:
+def _content_type(resp: Answer) -> str:
     return (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip()
 
 
-def _media_type(resp: requests.Response, raw: bytes) -> str:
+def _media_type(resp: Answer, raw: bytes) -> str:
     header = _content_type(resp)
     if header in mt.MANIFEST_TYPES:
         return header
@@ -728,7 +719,7 @@ def _media_type(resp: requests.Response, raw: bytes) -> str:
     return header or mt.OCI_MANIFEST
 
 
-def _oci_index(resp: requests.Response, raw: bytes) -> Optional[dict]:
+def _oci_index(resp: Answer, raw: bytes) -> Optional[dict]:
     """The body when it is an OCI image index, else None (a web page, an error in a 200)."""
     ctype = _content_type(resp)
     if ctype and ctype != mt.OCI_INDEX and ctype != "application/json":
@@ -744,10 +735,10 @@ def _oci_index(resp: requests.Response, raw: bytes) -> Optional[dict]:
     return body
 
 
-def _error_codes(resp: requests.Response, raw: bytes) -> Tuple[List[str], str]:
+def _error_codes(resp: Answer, raw: bytes) -> Tuple[List[str], str]:
     """Codes and the first message of a distribution-spec error body (best effort)."""
     try:
-        if resp.request is not None and resp.request.method == "HEAD":
+        if resp.method == "HEAD":
             return [], ""
         body = json.loads(raw or b"{}")
         errors = body.get("errors") or []
@@ -778,7 +769,7 @@ def _with_query(url: str, key: str, value: str) -> str:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    return any(isinstance(c, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError))
+    return any(isinstance(c, (urllib3.exceptions.TimeoutError, TimeoutError))
                for c in causes(exc))
 
 
@@ -798,8 +789,7 @@ def _transport_error(exc: BaseException, method: str, url: str, host: str) -> Re
     if any(isinstance(c, urllib3.exceptions.UnrewindableBodyError) for c in chain):
         return RegistryError(f"registry {host} dropped a streamed upload ({method} {where})",
                              "run the command again; the upload restarts from the beginning")
-    if any(isinstance(c, (ConnectionError, urllib3.exceptions.ProtocolError,
-                          requests.exceptions.ConnectionError)) for c in chain):
+    if any(isinstance(c, (ConnectionError, urllib3.exceptions.ProtocolError)) for c in chain):
         return RegistryError(f"registry {host} dropped the connection ({method} {where})",
                              "check the registry's health and any proxy in between, then run "
                              "the command again; idempotent requests were already retried")

@@ -1,7 +1,7 @@
 """TLS per registry: which CAs to trust and which client certificate to show.
 
-Trust is the CA bundle requests uses by default (certifi, or `REQUESTS_CA_BUNDLE`; settings.py
-reads it and the client passes it in as `base_bundle`), plus
+Trust is the CA bundle Python HTTP clients use by default (certifi's, or `REQUESTS_CA_BUNDLE`;
+settings.py reads it and the client passes it in as `base_bundle`), plus
 `SHIPMARK_CA_FILE`, plus the `*.crt` files of the registry's certs.d directory; the client
 certificate is the `*.cert` + `*.key` pair of that directory. So a registry that works for
 `docker pull` or `podman pull` on the machine works for shipmark without further settings.
@@ -45,7 +45,7 @@ class TLSConfig:
     """What one registry's connections trust and present, as an SSLContext built on the first
     HTTPS connection (loading a CA bundle takes ~60 ms: plain-HTTP registries never pay it).
 
-    Passed as requests' `verify` value; transport.TLSAdapter gives the context to urllib3."""
+    transport.Http gives the context to the urllib3 pool manager of this registry."""
 
     def __init__(self, ca_files: Sequence[str] = (), client_cert: Optional[Tuple[str, str]] = None,
                  verify: bool = True, base_bundle: Optional[str] = None,
@@ -72,7 +72,7 @@ class TLSConfig:
                                          else ssl.CERT_NONE)
         if self.verify:
             context.check_hostname = True
-            _load_cas(context, base_bundle or _requests_bundle(), "the default CA bundle")
+            _load_cas(context, base_bundle or _certifi_bundle(), "the default CA bundle")
             for path in self.ca_files:
                 _load_cas(context, path, "CA file")
         else:
@@ -98,7 +98,8 @@ class TLSSettings:
 
     `ca_file` adds to every registry's trust; `certs_roots` are searched per host;
     `for_host(host, verify=False)`, for hosts named insecure, skips certificate checks as
-    Docker does for them. It returns True (requests' own default) when nothing differs."""
+    Docker does for them. Hosts where nothing differs share one TLSConfig (one SSLContext,
+    one pool manager)."""
 
     def __init__(self, ca_file: Optional[str] = None, certs_roots: Sequence[str] = (),
                  base_bundle: Optional[str] = None):
@@ -106,9 +107,10 @@ class TLSSettings:
         self._roots = tuple(certs_roots)
         self._base = base_bundle
         self._lock = threading.Lock()
-        self._configs: Dict[Tuple[str, bool], object] = {}
+        self._configs: Dict[Tuple[str, bool], TLSConfig] = {}
+        self._default = TLSConfig(base_bundle=base_bundle)
 
-    def for_host(self, host: str, verify: bool = True):
+    def for_host(self, host: str, verify: bool = True) -> TLSConfig:
         key = (host, verify)
         with self._lock:
             if key in self._configs:
@@ -120,7 +122,7 @@ class TLSSettings:
     def certs_dir(self, host: str) -> Optional[Path]:
         return certs_dir_for(host, self._roots)
 
-    def _make(self, host: str, verify: bool):
+    def _make(self, host: str, verify: bool) -> TLSConfig:
         directory = certs_dir_for(host, self._roots)
         ca_files = [self._ca_file] if self._ca_file else []
         client = None
@@ -129,8 +131,8 @@ class TLSSettings:
             ca_files += dir_cas
             log.debug("TLS for %s from %s (CA files: %d%s)", host, directory, len(dir_cas),
                       ", a client certificate" if client else "")
-        if verify and not client and not ca_files and not self._base:
-            return True
+        if verify and not client and not ca_files:
+            return self._default
         if not verify:
             import urllib3
             # Named insecure on purpose: no warning on every request (Docker prints none).
@@ -183,10 +185,10 @@ def _load_cas(context: ssl.SSLContext, path: str, what: str) -> None:
                          "point it at a PEM file of CA certificates") from None
 
 
-def _requests_bundle() -> str:
-    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+def _certifi_bundle() -> str:
+    import certifi
 
-    return DEFAULT_CA_BUNDLE_PATH
+    return certifi.where()
 
 
 def _reason(exc: BaseException) -> str:

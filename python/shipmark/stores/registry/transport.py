@@ -1,5 +1,6 @@
-"""HTTP plumbing for the registry client: a pooled, retrying requests Session, per-registry TLS,
-proxies from the environment, the plain-HTTP rule, bounded reads, and what a TLS failure means.
+"""HTTP plumbing for the registry client: pooled, retrying HTTP over urllib3 (`Http`),
+per-registry TLS, proxies from the environment, the plain-HTTP rule, bounded reads, and what a
+TLS failure means.
 
 Retries (urllib3 `Retry`, exponential backoff, `Retry-After` honoured) cover idempotent
 requests only: GET, HEAD, PUT (manifests by tag or digest, the final PUT of an upload that
@@ -12,17 +13,14 @@ No retry starts, and no backoff sleeps, past the command's deadline (`DeadlineRe
 The plain-HTTP rule (`allowed_url`): HTTPS anywhere, plain HTTP only to loopback hosts and
 hosts named in SHIPMARK_INSECURE_REGISTRIES, as Docker has it for registries. It holds for
 every URL shipmark sends a request to, and so for the credentials that go with it: the
-registry, its token realm, `Link` and `Location` URLs, and every redirect (`RegistrySession`).
-requests follows redirects itself (it calls urllib3 with `redirect=False`) and drops the
-Authorization header when the host, port or scheme changes (`Session.rebuild_auth`); shipmark
-relies on that and adds the rule on top.
+registry, its token realm, `Link` and `Location` URLs, and every redirect (`Http.request`
+checks each hop, and drops the Authorization header when the origin changes).
 
-Every response is streamed (`stream=True`) and read with `read_body`: at most a limit, checking
-the deadline between pieces as they arrive, never decompressed (`Accept-Encoding: identity`).
+Every answer is streamed and read with `read_body`: at most a limit, checking the deadline
+between pieces as they arrive, never decompressed (`Accept-Encoding: identity`).
 
-TLS: a request's `verify` may be a tls.TLSConfig; TLSAdapter hands its SSLContext (CAs, client
-certificate) to urllib3 through the pool key, the extension point requests documents for custom
-contexts, so each registry's connections are pooled with its own context.
+TLS: each registry's tls.TLSConfig (CAs, client certificate) becomes the SSLContext of its own
+urllib3 pool manager, so its connections are pooled with its own context.
 """
 
 import ipaddress
@@ -30,12 +28,10 @@ import ssl
 import threading
 import time
 import traceback
-from typing import Callable, Collection, Iterator, Optional
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from typing import Callable, Collection, Dict, Iterator, Optional, Tuple
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .tls import TLSConfig
@@ -92,41 +88,12 @@ def allowed_url(url: str, insecure: Collection[str]) -> bool:
 PLAIN_HTTP_REFUSED = "plain HTTP to a host that is neither loopback nor in SHIPMARK_INSECURE_REGISTRIES"
 
 
-class RedirectRefused(requests.exceptions.RequestException):
+class RedirectRefused(Exception):
     """A redirect to a URL the plain-HTTP rule does not allow; `target` is safe to show."""
 
-    def __init__(self, target: str, response=None):
-        super().__init__(target, response=response)
+    def __init__(self, target: str):
+        super().__init__(target)
         self.target = sanitize_url(target)
-
-
-class RegistrySession(requests.Session):
-    """A Session whose redirects obey the plain-HTTP rule (`allowed(url)`); `deadline`
-    (time.monotonic()) is the command's, for whoever reads its answers.
-
-    Overrides `get_redirect_target`, which requests calls with each redirect answer before it
-    follows it; requests' own loop then strips Authorization across hosts. It also reads each
-    redirect answer's body whole before following it: here at most SMALL_BODY of it is read
-    first, and the rest (if any) is dropped with its connection."""
-
-    def __init__(self, allowed: Callable[[str], bool], deadline: Optional[float] = None):
-        super().__init__()
-        self._allowed = allowed
-        self.deadline = deadline
-
-    def get_redirect_target(self, resp):
-        target = super().get_redirect_target(resp)
-        if target is not None:
-            url = urljoin(resp.url, target)
-            if not self._allowed(url):
-                resp.close()
-                raise RedirectRefused(url, response=resp)
-            try:
-                read_body(resp, SMALL_BODY, self.deadline)
-            except (BodyTooLarge, DeadlinePassed, requests.exceptions.RequestException,
-                    urllib3.exceptions.HTTPError, OSError):
-                pass   # read_body closed it: requests then finds no body to read
-        return target
 
 
 # -- reading answers -----------------------------------------------------------------------------
@@ -139,7 +106,7 @@ class DeadlinePassed(Exception):
     """The command's deadline passed while an answer was still arriving."""
 
 
-def read_body(resp: requests.Response, limit: Optional[int], deadline: Optional[float] = None) -> bytes:
+def read_body(resp: "Answer", limit: Optional[int], deadline: Optional[float] = None) -> bytes:
     """The body of a streamed answer, read in pieces as they arrive and closed at the end. More
     than `limit` bytes raise BodyTooLarge: at once when Content-Length says so, else once
     limit + 1 bytes have come. `deadline` (time.monotonic()) is checked between pieces, so a
@@ -218,7 +185,7 @@ def make_retry(total: int = 4, backoff: float = 0.25) -> Retry:
         read=total,
         status=total,
         other=0,
-        redirect=0,   # never used: requests follows redirects itself (see RegistrySession)
+        redirect=0,   # never used: Http follows redirects itself
         allowed_methods=IDEMPOTENT,
         status_forcelist=RETRY_STATUS,
         backoff_factor=backoff,
@@ -228,66 +195,192 @@ def make_retry(total: int = 4, backoff: float = 0.25) -> Retry:
     )
 
 
-class TLSAdapter(HTTPAdapter):
-    """HTTPAdapter that also takes a TLSConfig as `verify` (requests passes it through)."""
+class Answer:
+    """One answer, its body not read yet: read it with `read_body`, or `close` it.
 
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        if not isinstance(verify, TLSConfig):
-            return super().build_connection_pool_key_attributes(request, verify, cert)
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, True)
-        if host_params["scheme"] != "https":
-            return host_params, pool_kwargs
-        return host_params, {"ssl_context": verify.ssl_context,
-                             "cert_reqs": "CERT_REQUIRED" if verify.verify else "CERT_NONE"}
+    `url` is where it came from after any redirects, `method` the request's."""
 
-    def cert_verify(self, conn, url, verify, cert):
-        if not isinstance(verify, TLSConfig):  # else its context carries CAs and client cert
-            super().cert_verify(conn, url, verify, cert)
+    __slots__ = ("raw", "status_code", "headers", "url", "method")
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str, method: str):
+        self.raw = raw
+        self.status_code = raw.status
+        self.headers = raw.headers
+        self.url = url
+        self.method = method
+
+    def next_link(self) -> Optional[str]:
+        """The target of a `Link: <...>; rel="next"` header, as sent (maybe relative)."""
+        for value in self.headers.getlist("Link"):
+            for part in value.split(","):
+                target, _, params = part.partition(";")
+                target = target.strip()
+                rels = [p.split("=", 1)[1].strip().strip('"').split()
+                        for p in params.split(";") if p.strip().lower().startswith("rel=")]
+                if target.startswith("<") and target.endswith(">") and any("next" in r for r in rels):
+                    return target[1:-1]
+        return None
+
+    def close(self) -> None:
+        self.raw.close()          # a body not read to its end: its connection is not reused
+        self.raw.release_conn()   # (one read to its end went back to the pool already)
 
 
-def make_session(allowed: Callable[[str], bool], pool_size: int = 16, retries: Optional[Retry] = None,
-                 deadline: Optional[float] = None) -> requests.Session:
-    """A Session whose redirects obey `allowed(url)`, and whose connection pools hold
-    `pool_size` connections per host, so a scan on a ThreadPoolExecutor of that size never waits
-    for or discards connections. Retries end at `deadline`."""
-    session = RegistrySession(allowed, deadline)
-    retry = retries if retries is not None else make_retry()
-    if isinstance(retry, DeadlineRetry):
-        retry = retry.new()   # a copy: the one passed in may serve other sessions
-        retry.deadline = deadline
-    adapter = TLSAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    # No environment lookups per request (they cost a scan of the environment each time, and
-    # ~/.netrc must not replace the Authorization header auth.py chose). Proxies from the
-    # environment still apply: every request, registry or token service, passes
-    # Proxies.for_url(url).
-    session.trust_env = False
-    session.headers["User-Agent"] = USER_AGENT
-    session.headers["Accept-Encoding"] = "identity"   # bytes as stored: digests, and no zip bombs
-    return session
+class TooManyRedirects(urllib3.exceptions.HTTPError):
+    """More than Http.MAX_REDIRECTS hops; the last URL (safe to show) is the message."""
+
+
+class Http:
+    """Pooled HTTP over urllib3 for one store: a pool manager per TLS setting and proxy, the
+    command's retries and deadline, proxies from the environment, and redirects that obey the
+    plain-HTTP rule (`allowed(url)`).
+
+    Why not requests: per request it prepares, merges settings and hooks, which cost more CPU
+    than the rest of a registry call (a cold scan makes thousands), and importing it costs a
+    start-up in itself; none of what it adds (cookies, netrc, charset detection) is wanted.
+    Redirects are followed here, not by urllib3: the rule must be checked before each hop, and
+    the Authorization header dropped when the origin (scheme, host, port) changes."""
+
+    MAX_REDIRECTS = 10
+
+    def __init__(self, allowed: Callable[[str], bool], pool_size: int = 16,
+                 retries: Optional[Retry] = None, deadline: Optional[float] = None):
+        self._allowed = allowed
+        self._pool_size = pool_size
+        retry = retries if retries is not None else make_retry()
+        if isinstance(retry, DeadlineRetry):
+            retry = retry.new()   # a copy: the one passed in may serve other stores
+            retry.deadline = deadline
+        self._retry = retry
+        self.deadline = deadline
+        self.proxies = Proxies()
+        self._lock = threading.Lock()
+        self._managers: Dict[Tuple[Optional[TLSConfig], Optional[str]], urllib3.PoolManager] = {}
+
+    def request(self, method: str, url: str, *, tls: TLSConfig, timeout: Tuple[float, float],
+                headers: Optional[Dict[str, str]] = None, body=None,
+                follow_redirects: bool = True) -> Answer:
+        """Send, following redirects (at most MAX_REDIRECTS) unless told not to. Raises
+        urllib3's errors, and RedirectRefused for a hop the plain-HTTP rule forbids."""
+        sent = {"User-Agent": USER_AGENT,
+                "Accept-Encoding": "identity"}   # bytes as stored: digests, and no zip bombs
+        sent.update(headers or {})
+        for _ in range(self.MAX_REDIRECTS + 1):
+            raw = self._manager(tls, url).urlopen(
+                method, url, headers=sent, body=body, redirect=False, retries=self._retry,
+                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+                preload_content=False, decode_content=False)
+            answer = Answer(raw, url, method)
+            target = raw.get_redirect_location() if follow_redirects else None
+            if not target:
+                return answer
+            nxt = urljoin(url, target)
+            if not self._allowed(nxt):
+                answer.close()
+                raise RedirectRefused(nxt)
+            try:
+                read_body(answer, SMALL_BODY, self.deadline)   # its connection goes back
+            except (BodyTooLarge, DeadlinePassed, urllib3.exceptions.HTTPError, OSError):
+                pass   # read_body closed it
+            if _origin(nxt) != _origin(url):
+                sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
+            if raw.status == 303 or (raw.status in (301, 302) and method == "POST"):
+                method, body = ("HEAD" if method == "HEAD" else "GET"), None
+            url = nxt
+        raise TooManyRedirects(sanitize_url(url))
+
+    def close(self) -> None:
+        with self._lock:
+            managers, self._managers = list(self._managers.values()), {}
+        for manager in managers:
+            manager.clear()
+
+    def _manager(self, tls: TLSConfig, url: str) -> urllib3.PoolManager:
+        """The pool manager for this URL's proxy and, for HTTPS, this TLS setting: each
+        registry's connections are pooled with its own SSLContext, `pool_size` per host, so a
+        scan on a worker pool of that size never waits for or drops connections. Plain-HTTP
+        URLs share one (no SSLContext built: loading a CA bundle takes ~60 ms)."""
+        proxy = self.proxies.for_url(url)
+        https = url[:6].lower() == "https:"
+        key = (tls if https else None, proxy)
+        with self._lock:
+            found = self._managers.get(key)
+            if found is None:
+                found = self._managers[key] = _pool_manager(tls if https else None, proxy,
+                                                            self._pool_size)
+            return found
+
+
+def _pool_manager(tls: Optional[TLSConfig], proxy: Optional[str], size: int) -> urllib3.PoolManager:
+    kw: dict = {"num_pools": 8, "maxsize": size}
+    if tls is not None:
+        kw.update(ssl_context=tls.ssl_context, cert_reqs="CERT_REQUIRED" if tls.verify else "CERT_NONE")
+    if proxy is None:
+        return urllib3.PoolManager(**kw)
+    parts = urlsplit(proxy)
+    proxy_headers = None
+    if parts.username is not None:
+        userinfo = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        proxy_headers = urllib3.util.make_headers(proxy_basic_auth=userinfo)
+        proxy = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, "", ""))
+    return urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, **kw)
+
+
+def _origin(url: str) -> Tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.rsplit("@", 1)[-1].lower()
 
 
 class Proxies:
-    """HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment, looked up once per
-    (scheme, host) for the life of one store. Read by requests' own rules (its
-    `get_environ_proxies`), not by settings.py: NO_PROXY matching is requests' to get right."""
+    """HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY from the environment, looked up once
+    per (scheme, host) for the life of one store, by the standard library's rules
+    (`urllib.request.getproxies`, `proxy_bypass`), with NO_PROXY entries that are
+    networks (`10.0.0.0/8`) matched as such, as Docker and curl do. Not read by settings.py:
+    these variables are the environment's convention for every HTTP client."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._cache: dict = {}
+        self._cache: Dict[Tuple[str, str], Optional[str]] = {}
+        self._env: Optional[dict] = None
 
-    def for_url(self, url: str) -> dict:
+    def for_url(self, url: str) -> Optional[str]:
+        """The proxy URL for `url`, None for a direct connection."""
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
         with self._lock:
-            found = self._cache.get(key)
-        if found is None:
-            found = requests.utils.get_environ_proxies(f"{parts.scheme}://{parts.netloc}/")
-            found = {k: v for k, v in found.items() if k in ("http", "https", "all")}
-            with self._lock:
-                self._cache[key] = found
+            if key in self._cache:
+                return self._cache[key]
+        found = self._lookup(parts.scheme, parts.netloc.rsplit("@", 1)[-1])
+        with self._lock:
+            self._cache[key] = found
         return found
+
+    def _lookup(self, scheme: str, netloc: str) -> Optional[str]:
+        import urllib.request
+
+        if self._env is None:
+            self._env = urllib.request.getproxies()
+        proxy = self._env.get(scheme) or self._env.get("all")
+        if not proxy:
+            return None
+        if urllib.request.proxy_bypass(netloc) or _in_networks(
+                host_only(netloc), self._env.get("no", "")):
+            return None
+        return proxy if "://" in proxy else "http://" + proxy
+
+
+def _in_networks(host: str, no_proxy: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for entry in no_proxy.split(","):
+        try:
+            if "/" in entry and address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 # -- what a failure means ----------------------------------------------------------------------
@@ -310,7 +403,7 @@ OTHER_TLS = "tls"            # any other TLS failure
 
 
 def causes(exc: BaseException) -> Iterator[BaseException]:
-    """exc and everything it wraps (requests -> urllib3 -> ssl/socket errors)."""
+    """exc and everything it wraps (urllib3 -> ssl/socket errors)."""
     seen = set()
     todo = [exc]
     while todo:
@@ -348,12 +441,12 @@ def tls_failure(exc: BaseException):
             if cause.reason in _CLIENT_CERT:
                 return CLIENT_CERT, cause.reason
             found = found or (OTHER_TLS, cause.reason)
-        elif isinstance(cause, (ssl.SSLError, requests.exceptions.SSLError)):
+        elif isinstance(cause, (ssl.SSLError, urllib3.exceptions.SSLError)):
             found = found or (OTHER_TLS, type(cause).__name__)
     return found
 
 
-def https_only_answer(resp: requests.Response, body: bytes) -> bool:
+def https_only_answer(resp: "Answer", body: bytes) -> bool:
     """Whether a 400 to a plain-HTTP request came from a server that speaks only HTTPS (`body`:
     what was read of its body). Go's TLS servers (Docker Registry, Harbor, Zot, ...) write a
     bare `HTTP/1.0 400` with no headers and "Client sent an HTTP request to an HTTPS server.";
@@ -362,7 +455,7 @@ def https_only_answer(resp: requests.Response, body: bytes) -> bool:
     if resp.status_code != 400 or urlsplit(resp.url or "").scheme != "http":
         return False
     bare = getattr(resp.raw, "version", None) == 10 and not resp.headers
-    if resp.request is not None and resp.request.method == "HEAD":
+    if resp.method == "HEAD":
         return bare
     return (b"HTTP request to an HTTPS server" in body
             or b"plain HTTP request was sent to HTTPS port" in body)
@@ -370,8 +463,8 @@ def https_only_answer(resp: requests.Response, body: bytes) -> bool:
 
 class StreamBody:
     """A file-like body of known length read from an iterator of chunks (a blob streamed from
-    one registry to another). requests sends it with Content-Length, and since it cannot be
-    rewound, urllib3 refuses to retry it instead of sending it truncated."""
+    one registry to another). It is sent with Content-Length, and since it cannot be rewound,
+    urllib3 refuses to retry it instead of sending it truncated."""
 
     def __init__(self, chunks, length: int):
         self._chunks = iter(chunks)
