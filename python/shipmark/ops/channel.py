@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..core import record as rec
 from ..core import version
+from ..core.descriptor import Descriptor, Manifest
 from ..core.dsse import Signer
 from ..core.policy import Decision, Policy, evaluate, membership
 from ..core.record import Record, check_name
@@ -47,14 +48,28 @@ def _channel_digest(store: Store, repo: Ref, channel: str) -> Optional[str]:
         return None
 
 
+def _resolve(store: Store, ref: Ref) -> Tuple[Descriptor, Optional[Manifest]]:
+    """Where the image named by tag points, and its manifest: a move puts these very bytes under
+    the channel tag, and one GET answers both (a HEAD and then a GET by digest were two requests
+    whenever the manifest cache did not hold it, as for any image another client pushed). By
+    digest: a HEAD, which checks that this repository holds it (the manifest cache cannot)."""
+    if ref.digest:
+        return store.head_manifest(ref), None
+    manifest = store.get_manifest(ref)
+    return Descriptor(manifest.media_type, manifest.digest, len(manifest.raw)), manifest
+
+
 def _move_channel(store: Store, image: Image, channel: str, previous: Optional[str], now: datetime,
-                  by: Optional[str], predicate: dict, policy: Policy, signer: Optional[Signer]) -> Record:
+                  by: Optional[str], predicate: dict, policy: Policy, signer: Optional[Signer],
+                  manifest: Optional[Manifest] = None) -> Record:
     """The tag first, then the record, so that a record written here is proof that the tag moved;
     a run that fails in between leaves the tag on the image without a record, and the rerun (which
     finds the tag already there) writes it. Readers still check the move for `after:`
-    (ops/trail.py): records also come from copies, older writers and other tools."""
+    (ops/trail.py): records also come from copies, older writers and other tools. `manifest`:
+    the image's manifest when the caller has read it."""
     if previous != image.digest:
-        manifest = store.get_manifest(image.repo.with_digest(image.digest))
+        if manifest is None or manifest.digest != image.digest:
+            manifest = store.get_manifest(image.repo.with_digest(image.digest))
         store.put_manifest(image.repo.with_tag(channel), manifest)   # byte-exact: same digest
     else:
         predicate = dict(predicate, previous=None, resumed=True)   # where it pointed before is lost
@@ -81,7 +96,8 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
     if force and not reason:
         raise InputError("a forced promotion needs a reason", "say why the policy is overridden: it is recorded")
     policy.channel(channel)   # a channel the policy does not name is bad input
-    image = load(store, ref, policy=policy, now=now)
+    desc, manifest = _resolve(store, ref)
+    image = load(store, ref, policy=policy, now=now, desc=desc)
     target_store = copy_store or store
     target_repo = copy_to.repo if copy_to is not None else image.repo
     previous = _channel_digest(target_store, target_repo, channel)
@@ -114,7 +130,8 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
                  "policyDigest": policy.digest, "noPolicy": policy.open_by_default,
                  "forced": result.forced, "overridden": decision.reasons if result.forced else [],
                  "reason": reason, "by": by}
-    result.record = _move_channel(target_store, image, channel, previous, now, by, predicate, policy, signer)
+    result.record = _move_channel(target_store, image, channel, previous, now, by, predicate, policy, signer,
+                                  manifest)
     result.promoted = True
     return result
 

@@ -148,10 +148,12 @@ def _payload(store: Store, repo: Ref, digest: str) -> bytes:
 
 
 def load(store: Store, ref: Ref, found: Optional[Discovery] = None, policy: Optional[Policy] = None,
-         now: Optional[datetime] = None, trails: Optional[Trails] = None) -> Image:
-    """One image by tag or digest, with its records (those that count; `untrusted` the rest)."""
+         now: Optional[datetime] = None, trails: Optional[Trails] = None,
+         desc: Optional[Descriptor] = None) -> Image:
+    """One image by tag or digest, with its records (those that count; `untrusted` the rest).
+    `desc`: where `ref` points, when the caller has just asked the registry."""
     found = found or Discovery(store, ref.repo)
-    desc = store.head_manifest(ref)
+    desc = desc or store.head_manifest(ref)
     records, untrusted = checked_records(found, desc.digest, policy, now)
     if trails is None:
         trails = repository_trails(store, ref.repo, found, policy, now)

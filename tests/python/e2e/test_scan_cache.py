@@ -1,5 +1,6 @@
 """Scans on registries remember version tags (immutable in shipmark's model) and read records
-from per-record tags; these tests hold them to being exact anyway."""
+from per-record tags; these tests hold them to being exact anyway, and count the requests a
+warm or cold command sends."""
 
 import pytest
 from faultproxy import FaultProxy
@@ -87,3 +88,45 @@ def test_a_warm_list_reads_no_record_again_until_the_keys_change(registry_case, 
     assert [image["summary"] for image in signed.json["images"]] == ["untested", "untested"]
     assert all(u["why"].startswith("unsigned; the policy trusts ci")
                for image in signed.json["images"] for u in image["untrusted"])
+
+
+# Requests of one `promote` of an image whose unit suite passed, into a channel that holds an
+# earlier image. Registry 2.8 also rewrites the `sha256-<hex>` index (read, write, list the tags
+# again); a registry with the referrers API lists the record by itself. The blob upload counts
+# as two requests (POST, then PUT), the most it takes.
+PROMOTE_REQUESTS = {  # kind: (warm, cold)
+    "registry2": (10, 13),
+    "referrers": (7, 10),
+    "legacy-referrers": (7, 10),
+}
+
+
+def test_promote_sends_few_requests_warm_or_cold(registry_case, proxy, sm, push, tmp_path, monkeypatch):
+    """Warm: the image's records were read by an earlier `status`; cold: nothing is cached. The
+    images were pushed by another client (their manifests are in no cache of this one)."""
+    first, second, third = (push(n).split(":")[-1] for n in (1, 2, 3))
+    monkeypatch.setenv("SHIPMARK_CACHE_DIR", str(tmp_path / "warm"))
+    repo = via(proxy, registry_case.repo)
+    for tag in (first, second, third):
+        assert sm("mark", f"{repo}:{tag}", "--suite", "unit", "--result", "passed").code == 0
+    assert sm("promote", f"{repo}:{first}", "--to", "testing").code == 0
+    was = sm("status", f"{repo}:{first}", "--json").json["digest"]
+    assert sm("status", f"{repo}:{second}").code == 0
+
+    warm_limit, cold_limit = PROMOTE_REQUESTS[registry_case.kind]
+    proxy.clear()
+    warm = sm("promote", f"{repo}:{second}", "--to", "testing", "--json")
+    assert warm.code == 0, warm.err
+    warm_sent = [(e.method, e.path) for e in proxy.requests()]
+    assert len(warm_sent) <= warm_limit, warm_sent
+    assert warm.json["record"]["previous"] == was     # still read from the tag just before the move
+
+    monkeypatch.setenv("SHIPMARK_CACHE_DIR", str(tmp_path / "cold"))
+    proxy.clear()
+    cold = sm("promote", f"{repo}:{third}", "--to", "testing", "--json")
+    assert cold.code == 0, cold.err
+    cold_sent = [(e.method, e.path) for e in proxy.requests()]
+    assert len(cold_sent) <= cold_limit, cold_sent
+    assert cold.json["record"]["previous"] == warm.json["digest"]
+    picked = sm("pick", repo, "--channel", "testing", "--json")
+    assert picked.json["digest"] == cold.json["digest"]
