@@ -118,7 +118,8 @@ def promote(*, store: Store, ref: Ref, channel: str, policy: Policy, now: dateti
         tags = [t for t in image.tags if version.parse_tag(t)] or version_tags_of(
             found, image.digest, found.versions()[0])
         image = copy_image(store, image, target_store, copy_to.repo, records_only=records_only)
-        manifest = target_store.get_manifest(image.repo.with_digest(image.digest))
+        if manifest is None:   # the copy has the same bytes
+            manifest = target_store.get_manifest(image.repo.with_digest(image.digest))
         for tag in tags:   # the copy is listed, picked and shown by its version there too
             target_store.put_manifest(image.repo.with_tag(tag), manifest)
         image.tags = tags
