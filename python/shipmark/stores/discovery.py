@@ -392,7 +392,10 @@ class Discovery:
         records of its set, records adopted from the index, and other tools' referrers that
         still exist and name this subject (`also`: referrers just copied here). Checks the tag
         list again after writing and repeats (up to 10 rounds) while concurrent writers are adding
-        records."""
+        records. That check comes after the write and nothing read before it can stand in: writers
+        that read the same index before either writes each find it agreeing with their tag list,
+        and the last write drops the others' records (skipping the check when the index read
+        agreed left 1 of 50 concurrent writers' records in the index)."""
         repair = Repair(subject_digest)
         for _ in range(PUBLISH_ROUNDS):
             entries, previous = self._read_index(subject_digest, repair)
