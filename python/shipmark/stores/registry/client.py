@@ -21,7 +21,8 @@
   request, retry or read goes on past it.
 - The plain-HTTP rule (transport.allowed_url) holds for every URL requested: the registry,
   `Link` and `Location` URLs, redirects and the token realm (auth.py).
-- Blobs: monolithic upload (POST, then PUT `?digest=`), skipped when HEAD finds the blob;
+- Blobs: monolithic upload in one request (`POST ?digest=` with the bytes) where the registry
+  takes it, else POST, then PUT `?digest=` (remembered per registry after its first 202);
   `copy_blob` mounts across repositories of one registry and streams only when it must.
 - Referrers: `referrers()` asks the native endpoint and says whether it exists; only a 200
   carrying an OCI index counts. Which records count is decided in stores/discovery.py.
@@ -117,6 +118,7 @@ class RegistryStore:
         self._probe_failed: Dict[str, float] = {}       # api host -> when a probe failed
         self._unreachable: Dict[str, str] = {}          # api host -> why its last probe failed
         self._probe_tls: Optional[TLSConfig] = None
+        self._two_step_upload: Set[str] = set()   # api hosts that answered a one-request upload with 202
 
     # -- Store: manifests ---------------------------------------------------------------------
 
@@ -282,7 +284,16 @@ class RegistryStore:
             raise InputError(f"blob content has digest {actual}, not {digest}",
                              "pass the digest of the bytes being uploaded")
         scopes = [scope_for(repo.repository, "pull,push")]
-        location = self._start_upload(repo, scopes)
+        host = api_host(repo.registry)
+        if host in self._two_step_upload:
+            location = self._start_upload(repo, scopes)
+        else:
+            started = self._upload_in_one(repo, scopes, actual, data)
+            if started is None:
+                return actual
+            with self._lock:
+                self._two_step_upload.add(host)
+            location = started
         self._finish_upload(repo, scopes, location, actual, data)
         return actual
 
@@ -468,7 +479,8 @@ class RegistryStore:
         return self._tls.for_host(host, verify=not self.named_insecure(host))
 
     def _request(self, method: str, registry: str, path: str, scopes: Sequence[str], *,
-                 what: str, url: Optional[str] = None, headers=None, data=None) -> Answer:
+                 what: str, url: Optional[str] = None, headers=None, data=None,
+                 idempotent: bool = False) -> Answer:
         """One request with auth: send what auth already knows; on a 401 answer the challenge
         and send once more. The answer is streamed: read it with `_read`, or `_discard` it."""
         host = api_host(registry)
@@ -478,7 +490,7 @@ class RegistryStore:
         sent = self._auth.header(host, scopes) if same_host else None
         if sent:
             hdrs["Authorization"] = sent
-        resp = self._send(method, url, host, hdrs, data)
+        resp = self._send(method, url, host, hdrs, data, idempotent)
         if resp.status_code == 401 and same_host and resp.headers.get("WWW-Authenticate"):
             self._discard(resp)
             retry = self._auth.challenge(host, scopes, resp.headers["WWW-Authenticate"], sent)
@@ -488,17 +500,17 @@ class RegistryStore:
                 raise auth_error(host, self._auth.has_creds(host), what)
             if retry != sent:
                 hdrs["Authorization"] = retry
-                resp = self._send(method, url, host, hdrs, data)
+                resp = self._send(method, url, host, hdrs, data, idempotent)
         return resp
 
-    def _send(self, method, url, host, headers, data) -> Answer:
+    def _send(self, method, url, host, headers, data, idempotent=False) -> Answer:
         if not self.allowed_url(url):
             raise RegistryError(f"registry {host} sends shipmark to {sanitize_url(url)}, "
                                 f"{PLAIN_HTTP_REFUSED}; shipmark sends nothing there",
                                 _plain_http_hint(url))
         started = time.monotonic()
         try:
-            resp = self._http.request(method, url, headers=headers, body=data,
+            resp = self._http.request(method, url, headers=headers, body=data, idempotent=idempotent,
                                       timeout=self._timeouts(host), tls=self._tls_for(host))
         except RedirectRefused as exc:
             raise RegistryError(f"registry {host} redirected {method} {sanitize_url(url)} to "
@@ -655,6 +667,20 @@ class RegistryStore:
         what = f"upload to {repo.name}"
         resp = self._request("POST", repo.registry, f"/v2/{repo.repository}/blobs/uploads/",
                              scopes, what=what, data=b"")
+        self._expect(resp, (202,), "POST", what, repo.registry)
+        return self._location(repo, resp)
+
+    def _upload_in_one(self, repo: Ref, scopes: List[str], digest: str, data: bytes) -> Optional[str]:
+        """The distribution spec's single-request upload (`POST ?digest=` with the bytes):
+        None when the registry stored the blob (201), else the Location of the upload session
+        it opened instead (202: Docker Registry 2.x ignores the bytes; they go again by PUT)."""
+        what = f"blob {digest} in {repo.name}"
+        resp = self._request("POST", repo.registry, f"/v2/{repo.repository}/blobs/uploads/?digest={digest}",
+                             scopes, what=what, data=data, idempotent=True,   # content-addressed
+                             headers={"Content-Type": "application/octet-stream"})
+        if resp.status_code == 201:
+            self._discard(resp)
+            return None
         self._expect(resp, (202,), "POST", what, repo.registry)
         return self._location(repo, resp)
 

@@ -252,6 +252,7 @@ class Http:
             retry = retry.new()   # a copy: the one passed in may serve other stores
             retry.deadline = deadline
         self._retry = retry
+        self._retry_any_method = retry.new(allowed_methods=None)
         self.deadline = deadline
         self.proxies = Proxies()
         self._lock = threading.Lock()
@@ -259,15 +260,17 @@ class Http:
 
     def request(self, method: str, url: str, *, tls: TLSConfig, timeout: Tuple[float, float],
                 headers: Optional[Dict[str, str]] = None, body=None,
-                follow_redirects: bool = True) -> Answer:
-        """Send, following redirects (at most MAX_REDIRECTS) unless told not to. Raises
-        urllib3's errors, and RedirectRefused for a hop the plain-HTTP rule forbids."""
+                follow_redirects: bool = True, idempotent: bool = False) -> Answer:
+        """Send, following redirects (at most MAX_REDIRECTS) unless told not to. `idempotent`:
+        retried like a GET whatever the method (a POST that names its content's digest).
+        Raises urllib3's errors, and RedirectRefused for a hop the plain-HTTP rule forbids."""
+        retries = self._retry_any_method if idempotent else self._retry
         sent = {"User-Agent": USER_AGENT,
                 "Accept-Encoding": "identity"}   # bytes as stored: digests, and no zip bombs
         sent.update(headers or {})
         for _ in range(self.MAX_REDIRECTS + 1):
             raw = self._manager(tls, url).urlopen(
-                method, url, headers=sent, body=body, redirect=False, retries=self._retry,
+                method, url, headers=sent, body=body, redirect=False, retries=retries,
                 timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
                 preload_content=False, decode_content=False)
             answer = Answer(raw, url, method)
