@@ -11,7 +11,7 @@ from shipmark.stores.discovery import Discovery, index_tag, is_internal_tag, rec
 from faultproxy import FaultProxy
 from servers import build_record, push_image
 
-MANY = 1005  # more than one default page of 1000
+MANY = 1005  # more than the 1,000 tags a page holds on many registries
 
 
 def _tag_many(store, repo, manifest, tags, workers=16):
@@ -113,6 +113,13 @@ def test_list_tags_follows_link_headers(tmp_path):
             url = urlsplit(self.path)
             seen.append(self.path)
             query = parse_qs(url.query)
+            if int(query.get("n", ["3"])[0]) > 3:   # a registry that refuses pages it cannot give
+                body = b'{"errors":[{"code":"PAGINATION_NUMBER_INVALID","message":"invalid number of results requested"}]}'
+                self.send_response(400)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             last = query.get("last", [""])[0]
             rest = [t for t in tags if t > last][:3]
             body = json.dumps({"name": "app", "tags": rest}).encode()
@@ -136,8 +143,15 @@ def test_list_tags_follows_link_headers(tmp_path):
         client.tag_page_size = 3
         assert client.list_tags(repo) == tags
         client.close()
+        assert len(seen) == 4 and seen[0] == "/v2/app/tags/list?n=3"
+        assert seen[1:] == [f"/v2/app/tags/list?last={t}&n=3" for t in ("t02", "t05", "t08")]
+
+        seen.clear()   # shipmark's own page size is more than this registry gives: it asks for its own
+        client = open_store(repo)
+        assert client.list_tags(repo) == tags
+        client.close()
+        assert seen[:2] == [f"/v2/app/tags/list?n={client.tag_page_size}", "/v2/app/tags/list"]
+        assert seen[2:] == [f"/v2/app/tags/list?last={t}&n=3" for t in ("t02", "t05", "t08")]
     finally:
         server.shutdown()
         server.server_close()
-    assert len(seen) == 4 and seen[0] == "/v2/app/tags/list?n=3"
-    assert seen[1:] == [f"/v2/app/tags/list?last={t}&n=3" for t in ("t02", "t05", "t08")]

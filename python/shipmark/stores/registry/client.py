@@ -12,9 +12,10 @@
   `Docker-Content-Digest` header is only a hint that must agree (and be a digest at all), and
   a GET by digest must hash to that digest. Only then are they kept in the content-addressed
   disk cache: a GET by digest that hits it sends nothing.
-- Tags: pages of `tag_page_size` (1000), following `Link: <...>; rel="next"` as the
-  distribution spec says. (Registry 2.8 ignores `n` and sends every tag at once.) Names that
-  are not valid tags are left out.
+- Tags: pages of `tag_page_size` (10,000: a repository's record tags make its listing several
+  times its builds, and each page is a request), following `Link: <...>; rel="next"` as the
+  distribution spec says; a registry that refuses that size (400) is asked for its own. (Registry
+  2.8 ignores `n` and sends every tag at once.) Names that are not valid tags are left out.
 - Limits (`Limits`): every answer is streamed and read up to its limit (manifests 4 MiB, record
   payloads 1 MiB when the caller asks, tag listings by tags and pages); connect and read
   timeouts per request, cut to what is left of one deadline per store (the command): no
@@ -96,7 +97,7 @@ def api_host(registry: str) -> str:
 class RegistryStore:
     """Store + ReferrersAPI for any number of registries (the host comes from each Ref)."""
 
-    tag_page_size = 1000
+    tag_page_size = 10_000
 
     def __init__(self, creds_for: Optional[CredsFn] = None,
                  insecure_registries: Iterable[str] = (), ca_file: Optional[str] = None,
@@ -223,6 +224,14 @@ class RegistryStore:
             self._count_page(visited, url, repo.registry, f"tags of {repo.name}")
             resp = self._request("GET", repo.registry, path, [scope_for(repo.repository)],
                                  what=what, url=url)
+            if resp.status_code == 400 and not tags and url != first:
+                # A registry that caps the page size may refuse ours instead of clamping it:
+                # ask for its own pages (the next-page links say how to go on).
+                self._discard(resp)
+                log.debug("registry %s refused n=%d for a tag list; asking for its own page size",
+                          repo.registry, size)
+                url = first
+                continue
             self._expect(resp, (200,), "GET", what, repo.registry)
             nxt = resp.next_link()
             try:
