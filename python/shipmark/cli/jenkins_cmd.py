@@ -5,13 +5,15 @@ declares their flags and `after_registry_op` updates the producing build once th
 operation is done, turning Jenkins failures into a warning (exit 5 only with --strict-jenkins).
 """
 
-from typing import Iterable, List, Optional
+from typing import TYPE_CHECKING, Iterable, List, Optional
 
 from ..errors import InputError, NotFoundError, ShipmarkError
-from ..jenkins import BuildRef, parse_job
 from ..settings import add_flag
 from ..terminal import to_stderr
 from . import Output, common
+
+if TYPE_CHECKING:   # the Jenkins adapter loads when a command uses it, not for --help
+    from ..jenkins import BuildRef
 
 # -- the Jenkins part of other commands ---------------------------------------------------------
 
@@ -163,7 +165,8 @@ def _client(ctx):
     return client
 
 
-def _build(args) -> BuildRef:
+def _build(args) -> "BuildRef":
+    from ..jenkins import BuildRef, parse_job
     if not str(args.build).isdigit():
         raise InputError(f"BUILD must be a build number, got {args.build!r}",
                          "e.g. shipmark jenkins promotions team/app 12")
@@ -222,6 +225,7 @@ def run_force(args, ctx) -> Output:
 
 
 def run_builds(args, ctx) -> Output:
+    from ..jenkins import parse_job
     from ..ops import build_sync
     repo = ctx.repo(args.image_repo)
     report = build_sync.builds(client=_client(ctx), store=ctx.store(repo), repo=repo, job=parse_job(args.job),

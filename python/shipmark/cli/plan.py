@@ -2,19 +2,20 @@
 
 Also the flags and loaders that render, deployed and board share."""
 
-from typing import Callable, Dict, Optional
+from typing import TYPE_CHECKING, Callable, Dict, Optional
 
-from .. import policyfile, servicesfile
-from ..core.policy import Policy
-from ..core.services import ServicesFile
 from ..errors import InputError
 from ..settings import add_flag
 from ..terminal import to_stderr
 from . import Output, common
 
+if TYPE_CHECKING:   # loaded when a command runs, not for --help
+    from ..core.policy import Policy
+    from ..core.services import ServicesFile
+
 
 def services_flags(p, channel_help: str = "channel for services that name none (default: the file's, else stable)"):
-    p.add_argument("--services", metavar="FILE", default=servicesfile.DEFAULT_FILE,
+    p.add_argument("--services", metavar="FILE",
                    help="the services file (default: ./services.yaml)")
     p.add_argument("--channel", metavar="CHANNEL", help=channel_help)
     p.add_argument("--target", metavar="NAME", help="deployment target, e.g. prod (default: the file's target)")
@@ -26,14 +27,17 @@ def services_flags(p, channel_help: str = "channel for services that name none (
                    help="only this service (repeatable)")
 
 
-def load_services(args) -> ServicesFile:
-    return servicesfile.load(args.services)
+def load_services(args) -> "ServicesFile":
+    from .. import servicesfile
+    return servicesfile.load(args.services or servicesfile.DEFAULT_FILE)
 
 
-def policy_resolver(args, services: ServicesFile, ctx) -> Callable[..., Policy]:
+def policy_resolver(args, services: "ServicesFile", ctx) -> Callable[..., "Policy"]:
     """A service's own policy file, else --policy / SHIPMARK_POLICY, else the services file's, else
     ./shipmark.yaml, else --no-policy said explicitly, else the policy published in the service's
     repository; none at all is an error. Each file and each repository is read once."""
+    from .. import policyfile
+    from ..core.policy import Policy
     default = ctx.settings.policy or services.policy or policyfile.default_path()
     cache: Dict[object, Policy] = {}
 

@@ -1,8 +1,6 @@
 """shipmark status: an image's state, eligibility and timeline."""
 
-from ..core.state import summary
 from . import Output, common, policy_flag
-from .render_text import record_line
 
 
 def add(sub):
@@ -17,7 +15,9 @@ def add(sub):
 
 
 def run(args, ctx) -> Output:
-    from ..ops import inspect  # lazily: --help stays fast
+    from ..core.state import summary  # lazily: --help stays fast
+    from ..ops import inspect
+    from .render_text import record_line
     ref = ctx.image(args.image)
     st = inspect.status(store=ctx.store(ref), ref=ref, policy=ctx.policy(ref.repo, required=False), now=ctx.now)
     state = st.image.state

@@ -152,3 +152,41 @@ def test_installed_console_script_runs():
     proc = subprocess.run([script, "tag", "--version", "1.0.0", "--build", "3", "--sha", "abc1234def",
                            "--date", "20260101"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout == "1.0.0-b3.20260101.abc1234\n"
+
+
+# What printing a command's help may import: the parser only. The libraries and layers that do
+# the work load when a command runs (cli/__init__.py imports only the chosen command's module).
+HEAVY = ("yaml", "jinja2", "requests", "urllib3", "docker", "cryptography", "jenkins",
+         "shipmark.ops", "shipmark.stores", "shipmark.cli.context", "shipmark.policyfile",
+         "shipmark.servicesfile", "shipmark.render", "shipmark.keys")
+# The top-level help, and the help of the commands pipelines run most, import no core value
+# types (dataclasses) and no Jenkins adapter either.
+PARSER_ONLY = HEAVY + ("dataclasses", "shipmark.core.ref", "shipmark.core.record", "shipmark.jenkins")
+
+
+def _modules_after(*argv: str) -> set:
+    code = ("import sys\n"
+            "from shipmark.__main__ import main\n"
+            "try:\n"
+            f"    main({list(argv)!r})\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "sys.stderr.write('\\n'.join(sys.modules))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "usage: shipmark" in run.stdout
+    return set(run.stderr.split())
+
+
+def _loaded(modules: set, names) -> list:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("pick", "--help"), ("status", "--help"), ("promote", "--help")])
+def test_help_imports_only_the_parser(argv):
+    assert _loaded(_modules_after(*argv), PARSER_ONLY) == []
+
+
+def test_no_command_help_imports_the_layers_that_do_the_work():
+    from shipmark.cli import COMMANDS
+    for command in COMMANDS:
+        assert (command, _loaded(_modules_after(command, "--help"), HEAVY)) == (command, [])
