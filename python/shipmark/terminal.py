@@ -16,7 +16,8 @@ import sys
 from .core.text import NOT_C0, UNSAFE
 
 # What core.text calls unsafe is shown escaped; in JSON, json.dumps already escapes C0.
-_UNSAFE_IN_JSON = re.compile(f"[{NOT_C0}]")
+# Patterns are compiled on first use (re caches them), as core.text explains.
+_UNSAFE_IN_JSON = f"[{NOT_C0}]"
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _routed = False   # log_to_stderr() ran
 
@@ -29,7 +30,7 @@ def _escape(match: re.Match) -> str:
 
 def printable(text: object) -> str:
     """`text` with every control, bidi and separator character escaped; all else unchanged."""
-    return UNSAFE.sub(_escape, str(text))
+    return re.sub(UNSAFE, _escape, str(text))
 
 
 def json_text(data: object, indent: int | None = 2) -> str:
@@ -37,7 +38,7 @@ def json_text(data: object, indent: int | None = 2) -> str:
     \\uXXXX escapes, so a program reading it gets every value back exactly."""
     import json
     out = json.dumps(data, indent=indent, ensure_ascii=False)
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+    return re.sub(_UNSAFE_IN_JSON, lambda m: f"\\u{ord(m.group()):04x}", out)
 
 
 def to_stderr(line: str) -> None:
