@@ -16,8 +16,7 @@ from ..stores.base import Store
 from ..stores.discovery import Discovery
 from .annotate import Annotated, verdict
 from .copy import copy_image
-from .images import Image, Scan, attach, ignored, load
-from .inspect import version_tags_of
+from .images import Image, Scan, attach, ignored, load, version_tags_of
 from .notes import Notes
 
 

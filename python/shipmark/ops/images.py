@@ -305,6 +305,24 @@ class Scan:
         return desc.digest if desc else None
 
 
+LOOKUP_BATCH = 16
+
+
+def version_tags_of(found: Discovery, digest: str, version_tags: List[str]) -> List[str]:
+    """The version tags that name `digest`, for an image given by digest. Version tags are
+    resolved newest first (what discovery remembers needs no request), a batch at a time, until
+    a batch has one."""
+    hits: List[str] = []
+    with Workers() as workers:
+        for start in range(0, len(version_tags), LOOKUP_BATCH):
+            chunk = version_tags[start:start + LOOKUP_BATCH]
+            descs = workers.map(found.resolve_version, chunk)
+            hits += [t for t, d in zip(chunk, descs) if d is not None and d.digest == digest]
+            if hits:
+                break
+    return hits
+
+
 def statement(store: Store, repo: Ref, record_digest: str) -> dict:
     """The in-toto statement a record carries: record manifest -> its one layer -> JSON. A DSSE
     envelope (a signed record) is unwrapped to the statement inside."""

@@ -13,27 +13,9 @@ from ..core.services import is_deployed_tag
 from ..core.state import STATES, summary
 from ..errors import InputError
 from ..stores.base import Store
-from ..stores.discovery import Discovery, Listed, Skipped
-from .images import Image, Scan, load, newest_first
+from ..stores.discovery import Listed, Skipped
+from .images import Image, Scan, load, newest_first, version_tags_of
 from .notes import Notes
-from .workers import Workers
-
-LOOKUP_BATCH = 16
-
-
-def version_tags_of(found: Discovery, digest: str, version_tags: List[str]) -> List[str]:
-    """The version tags that name `digest`, for an image given by digest. Version tags are
-    resolved newest first (what discovery remembers needs no request), a batch at a time, until
-    a batch has one."""
-    hits: List[str] = []
-    with Workers() as workers:
-        for start in range(0, len(version_tags), LOOKUP_BATCH):
-            chunk = version_tags[start:start + LOOKUP_BATCH]
-            descs = workers.map(found.resolve_version, chunk)
-            hits += [t for t, d in zip(chunk, descs) if d is not None and d.digest == digest]
-            if hits:
-                break
-    return hits
 
 
 def channel_tags(tags: List[str], image: Image) -> List[str]:
