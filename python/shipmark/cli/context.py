@@ -1,15 +1,18 @@
 """What every command needs, built once from flags and environment: clock, settings, actor,
 stores, policy, output. Commands get it instead of reading the environment themselves."""
 
+from __future__ import annotations  # annotations stay strings: core loads when a command uses it
+
 import sys
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
-from ..core import ref as refs
-from ..core.policy import Policy
-from ..core.ref import Ref
 from ..errors import InputError
 from ..settings import Settings
+
+if TYPE_CHECKING:   # `tag`, `keygen` and `jenkins` read no image and no policy
+    from ..core.policy import Policy
+    from ..core.ref import Ref
 
 
 class Context:
@@ -62,6 +65,7 @@ class Context:
         policy count: the environment and the workspace are the build's to set. Commands that
         only read (`required=False`) get None, and then check records without signers."""
         from .. import policyfile
+        from ..core.policy import Policy
         if getattr(self.args, "no_policy", False):
             if getattr(self.args, "policy", None):
                 raise InputError("--policy and --no-policy contradict each other", "pass one of them")
@@ -91,9 +95,11 @@ class Context:
         return policydoc.fetch(store=self.store(repo), repo=repo.repo, policy_key=key)
 
     def image(self, text: str) -> Ref:
+        from ..core import ref as refs
         return refs.parse_image(text)
 
     def repo(self, text: str) -> Ref:
+        from ..core import ref as refs
         return refs.parse_repo(text)
 
     def progress(self):

@@ -164,7 +164,7 @@ HEAVY = ("yaml", "jinja2", "requests", "urllib3", "docker", "cryptography", "jen
 PARSER_ONLY = HEAVY + ("dataclasses", "shipmark.core.ref", "shipmark.core.record", "shipmark.jenkins")
 
 
-def _modules_after(*argv: str) -> set:
+def _modules_after(*argv: str, env=None) -> set:
     code = ("import sys\n"
             "from shipmark.__main__ import main\n"
             "try:\n"
@@ -172,8 +172,9 @@ def _modules_after(*argv: str) -> set:
             "except SystemExit:\n"
             "    pass\n"
             "sys.stderr.write('\\n'.join(sys.modules))\n")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "usage: shipmark" in run.stdout
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, **(env or {})))
+    assert run.stdout
     return set(run.stderr.split())
 
 
@@ -190,3 +191,11 @@ def test_no_command_help_imports_the_layers_that_do_the_work():
     from shipmark.cli import COMMANDS
     for command in COMMANDS:
         assert (command, _loaded(_modules_after(command, "--help"), HEAVY)) == (command, [])
+
+
+def test_tag_loads_no_image_or_policy_layer():
+    """`tag` runs in every build: it needs versions, not records, policies or stores."""
+    modules = _modules_after("tag", "--version", "2.1.0", env={"BUILD_NUMBER": "42", "GIT_COMMIT": "0123456789abcdef"})
+    unneeded = ("yaml", "shipmark.ops", "shipmark.stores", "shipmark.policyfile", "shipmark.core.policy",
+                "shipmark.core.record", "shipmark.core.dsse")
+    assert _loaded(modules, unneeded) == []
