@@ -76,12 +76,14 @@ def check_text(what: str, value: Optional[str]) -> Optional[str]:
 # What a summary value read from a registry must be, whole, before it counts. Names and digests
 # end up in tags, deploy files and terminals, so they match their format in full; `by` is free
 # text (a build URL or a user), shown escaped. build() checks what it writes the same way.
-_BRANCH_RE = re.compile(rf"[^ {text.C0}{text.NOT_C0}]{{1,255}}\Z")   # git allows no space or control
+# git allows no space or control. A pattern `re` compiles on first use (most of a millisecond):
+# commands that take their records from the cache check no branch.
+_BRANCH = rf"[^ {text.C0}{text.NOT_C0}]{{1,255}}\Z"
 _SUMMARY_FORMATS: Dict[str, Tuple[str, Callable[[str], object]]] = {
     mt.A_SUITE: ("a name", _NAME_RE.match),
     mt.A_CHANNEL: ("a name", _NAME_RE.match),
     mt.A_TARGET: ("a name", _NAME_RE.match),
-    mt.A_BRANCH: ("a branch name", _BRANCH_RE.match),
+    mt.A_BRANCH: ("a branch name", lambda v: re.match(_BRANCH, v)),
     mt.A_PREVIOUS: ("a digest or 'none'", lambda v: v == "none" or DIGEST_RE.match(v)),
     mt.A_POLICY: ("a digest, 'none' or 'unknown'", lambda v: v in ("none", "unknown") or DIGEST_RE.match(v)),
 }
