@@ -33,6 +33,7 @@ from shipmark.core.policy import Policy  # noqa: E402
 from shipmark.ops import annotate, channel  # noqa: E402
 from shipmark.ops.demo import push_sample_image  # noqa: E402
 from shipmark.stores import open_store  # noqa: E402
+from shipmark.stores.base import Limits  # noqa: E402
 
 SHIPMARK = shutil.which("shipmark") or str(Path(sys.executable).parent / "shipmark")
 POLICY = "channels:\n  testing: {require: [unit]}\n  stable: {require: [unit]}\n  prod: {}\n"
@@ -127,7 +128,7 @@ def main():
     rows = Rows()
     try:
         repo = parse(f"{server.host}/bench/app", default_tag=None)
-        store = open_store(repo)
+        store = open_store(repo, {"limits": Limits(deadline=3600)})
         t0 = time.perf_counter()
         refs = populate(store, repo, args.tags)
         print(f"setup: {args.tags} images with 2 records each in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -63,6 +63,7 @@ import shipmark  # noqa: E402
 from shipmark.core.ref import parse  # noqa: E402
 from shipmark.ops import annotate  # noqa: E402
 from shipmark.stores import open_store  # noqa: E402
+from shipmark.stores.base import Limits  # noqa: E402
 
 POLICY = "channels:\n  testing: {require: [unit]}\n  stable: {require: [unit, e2e]}\n"
 # The real console script next to this interpreter, not a pyenv shim (a shim is a shell script
@@ -289,7 +290,7 @@ class LatencyProxy:
 def fill(host: str, name: str, count: int, setup_cache: Path):
     """`count` images with records (see the module doc); returns their refs, oldest first."""
     repo = parse(f"{host}/{name}", default_tag=None)
-    store = open_store(repo, {"cache_dir": str(setup_cache)})
+    store = open_store(repo, {"cache_dir": str(setup_cache), "limits": Limits(deadline=3600)})
     started = time.perf_counter()
     refs = populate(store, repo, count)
     when = datetime(2026, 1, 2, tzinfo=timezone.utc)

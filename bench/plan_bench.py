@@ -46,6 +46,7 @@ from shipmark.core.descriptor import Manifest, canonical_json  # noqa: E402
 from shipmark.core.ref import parse_repo  # noqa: E402
 from shipmark.ops.demo import push_sample_image  # noqa: E402
 from shipmark.stores import open_store  # noqa: E402
+from shipmark.stores.base import Limits  # noqa: E402
 from shipmark.stores.discovery import index_tag, record_tag  # noqa: E402
 
 SHIPMARK = shutil.which("shipmark") or str(Path(sys.executable).parent / "shipmark")
@@ -82,7 +83,7 @@ def push_image_with_records(store, repo, service, n, acceptance):
 
 
 def populate(host, prefix, services, tags, failing):
-    store = open_store(parse_repo(f"{host}/{prefix}/x"))
+    store = open_store(parse_repo(f"{host}/{prefix}/x"), {"limits": Limits(deadline=3600)})   # filling takes minutes
     names = [f"svc{i:02d}" for i in range(services)]
     for name in names:
         store.put_blob(parse_repo(f"{host}/{prefix}/{name}"), mt.EMPTY_JSON, mt.EMPTY_DIGEST)

@@ -34,6 +34,7 @@ from shipmark.core.ref import parse  # noqa: E402
 from shipmark.ops import annotate  # noqa: E402
 from shipmark.ops.demo import push_sample_image  # noqa: E402
 from shipmark.stores import open_store  # noqa: E402
+from shipmark.stores.base import Limits  # noqa: E402
 
 SHIPMARK = [sys.executable, "-m", "shipmark"]
 CHANNELS = "channels:\n  testing: {require: [unit]}\n  stable: {require: [unit]}\n"
@@ -89,7 +90,7 @@ def main():
         for name, signer in (("unsigned", None), ("signed", key)):
             repo = parse(f"{server.host}/bench/{name}", default_tag=None)
             t0 = time.perf_counter()
-            refs = populate(open_store(repo), repo, args.tags, signer)
+            refs = populate(open_store(repo, {"limits": Limits(deadline=3600)}), repo, args.tags, signer)
             print(f"setup: {name}: {args.tags} images, 2 records each, in {time.perf_counter() - t0:.1f} s",
                   flush=True)
             repos[name] = (repo, refs)

@@ -299,6 +299,16 @@ def registry_store(request, tmp_path):
         opened.close()
 
 
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    """No proxy variable of the environment running the tests (either case); returns monkeypatch
+    to set the test's own."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD"):
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.lower(), raising=False)
+    return monkeypatch
+
+
 # -- the command line in-process ---------------------------------------------------------------
 
 # Variables a developer's or a Jenkins agent's shell may carry into a test run.

@@ -18,23 +18,12 @@ from shipmark.stores.registry import RegistryStore
 from shipmark.stores.registry.tls import TLSConfig
 from shipmark.stores.registry.transport import Answer, Http, Proxies, RedirectRefused, allowed_url
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD")
-
-
-@pytest.fixture
-def proxy_env(monkeypatch):
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
-        monkeypatch.delenv(var.lower(), raising=False)
-    return monkeypatch
-
-
 # -- which proxy --------------------------------------------------------------------------------
 
-def test_proxy_by_scheme_with_no_proxy_names_ports_and_networks(proxy_env):
-    proxy_env.setenv("HTTPS_PROXY", "http://proxy.test:3128")
-    proxy_env.setenv("HTTP_PROXY", "proxy.test:8080")       # no scheme: http:// is meant
-    proxy_env.setenv("NO_PROXY", "internal.test, reg.test:5000,10.0.0.0/8,fd00::/8")
+def test_proxy_by_scheme_with_no_proxy_names_ports_and_networks(no_proxy_env):
+    no_proxy_env.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    no_proxy_env.setenv("HTTP_PROXY", "proxy.test:8080")       # no scheme: http:// is meant
+    no_proxy_env.setenv("NO_PROXY", "internal.test, reg.test:5000,10.0.0.0/8,fd00::/8")
     proxies = Proxies()
     assert proxies.for_url("https://registry.test/v2/") == "http://proxy.test:3128"
     assert proxies.for_url("http://registry.test/v2/") == "http://proxy.test:8080"
@@ -46,22 +35,22 @@ def test_proxy_by_scheme_with_no_proxy_names_ports_and_networks(proxy_env):
     assert proxies.for_url("https://[fd00::1]:5000/v2/") is None
 
 
-def test_all_proxy_and_no_proxy_star(proxy_env):
-    proxy_env.setenv("ALL_PROXY", "http://proxy.test:3128")
+def test_all_proxy_and_no_proxy_star(no_proxy_env):
+    no_proxy_env.setenv("ALL_PROXY", "http://proxy.test:3128")
     assert Proxies().for_url("https://registry.test/v2/") == "http://proxy.test:3128"
-    proxy_env.setenv("NO_PROXY", "*")
+    no_proxy_env.setenv("NO_PROXY", "*")
     assert Proxies().for_url("https://registry.test/v2/") is None
 
 
-def test_no_proxy_variables_means_direct(proxy_env):
+def test_no_proxy_variables_means_direct(no_proxy_env):
     assert Proxies().for_url("https://registry.test/v2/") is None
 
 
-def test_proxy_credentials_go_to_the_proxy_only(proxy_env, registry2):
+def test_proxy_credentials_go_to_the_proxy_only(no_proxy_env, registry2):
     with ForwardProxy() as proxy:
         with_creds = proxy.url.replace("http://", "http://builder:p%40ss@")
-        proxy_env.setenv("HTTP_PROXY", with_creds)
-        proxy_env.setenv("HTTPS_PROXY", with_creds)
+        no_proxy_env.setenv("HTTP_PROXY", with_creds)
+        no_proxy_env.setenv("HTTPS_PROXY", with_creds)
         store = RegistryStore()
         repo = parse(f"{registry2.host}/proxied", default_tag=None)
         servers.push_image(store, repo, "v1", seed="proxy-creds")

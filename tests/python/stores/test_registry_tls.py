@@ -20,7 +20,6 @@ from shipmark.stores.registry.tls import certs_dir_for
 from shipmark.stores.registry.transport import Answer, https_only_answer, read_body
 
 CREDS = (servers.TEST_USER, servers.TEST_PASSWORD)
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 def _repo(server, host=None):
@@ -172,14 +171,6 @@ def test_plain_http_to_an_https_only_registry_says_so(registry2_tls_basic):
 
 
 # -- proxies -----------------------------------------------------------------------------------
-
-@pytest.fixture
-def no_proxy_env(monkeypatch):
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
-        monkeypatch.delenv(var.lower(), raising=False)
-    return monkeypatch
-
 
 def test_proxy_variables_apply_to_registry_and_token_service(
         registry2_mtls_token, registry2, tls_files, tmp_path, no_proxy_env):
