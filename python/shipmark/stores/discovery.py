@@ -142,7 +142,7 @@ class Discovery:
         self._versions: Optional[Tuple[List[str], List[str]]] = None
         self._asked: Set[str] = set()
         self._answers: Dict[str, ReferrersAnswer] = {}   # the probe's own answer, used once
-        self._records: Dict[str, tuple] = dict(self._cache.records) if self._cache else {}
+        self._records: Dict[str, tuple] = {}   # learnt in this command; the cache has the rest
         if self._cache is not None:
             # What was learnt is kept, however it ends.
             self._saver = weakref.finalize(self, self._cache.save)
@@ -255,8 +255,9 @@ class Discovery:
 
     def resolve_version(self, tag: str) -> Optional[Descriptor]:
         """Where a version tag points: remembered across runs once asked (see repocache)."""
-        if self._cache is not None and tag in self._cache.tags:
-            return self._cache.tags[tag]
+        kept = self._cache.tags.get(tag) if self._cache is not None else None
+        if kept is not None:
+            return kept
         desc = self.head(tag)
         self._asked.add(tag)
         if desc is not None and self._cache is not None:
@@ -296,6 +297,8 @@ class Discovery:
 
     def _read(self, digest: str) -> Optional[tuple]:
         known = self._records.get(digest)
+        if known is None and self._cache is not None:
+            known = self._cache.records.get(digest)
         if known is not None:
             return known
         try:
