@@ -28,8 +28,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,65 +36,16 @@ sys.path.insert(0, str(HERE.parent / "tests" / "python" / "deploy"))
 
 import servers  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
-
-from shipmark.core import mediatype as mt  # noqa: E402
-from shipmark.core import record as rec  # noqa: E402
-from shipmark.core import version  # noqa: E402
-from shipmark.core.descriptor import Manifest, canonical_json  # noqa: E402
-from shipmark.core.ref import parse_repo  # noqa: E402
-from shipmark.ops.demo import push_sample_image  # noqa: E402
-from shipmark.stores import open_store  # noqa: E402
-from shipmark.stores.base import Limits  # noqa: E402
-from shipmark.stores.discovery import index_tag, record_tag  # noqa: E402
+from fleet import push_fleet  # noqa: E402
 
 SHIPMARK = shutil.which("shipmark") or str(Path(sys.executable).parent / "shipmark")
 POLICY = "channels:\n  stable: {require: [unit, acceptance]}\n"
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-def push_image_with_records(store, repo, service, n, acceptance):
-    """One image and its three records, as `record` and `mark` leave them in the registry."""
-    when = START + timedelta(hours=n)
-    tag = version.make_tag(f"1.{n // 100}.{n % 100}", n, when, "abcdef0")
-    push_sample_image(store, repo.with_tag(tag), service, when)
-    subject = store.head_manifest(repo.with_tag(tag))
-    by = f"https://jenkins.example.com/job/{service}/{n}/"
-    records = [
-        rec.build(rec.PROVENANCE, subject, repo.name, {"builder": by}, when, by, branch="master"),
-        rec.build(rec.TEST, subject, repo.name, {"result": "PASSED"}, when + timedelta(minutes=5), by,
-                  suite="unit", result="passed"),
-        rec.build(rec.TEST, subject, repo.name, {"result": acceptance.upper()}, when + timedelta(minutes=30), by,
-                  suite="acceptance", result=acceptance),
-    ]
-    if acceptance == "passed":   # people promoted it: a member of stable, which is what plan takes
-        records.append(rec.build(rec.PROMOTION, subject, repo.name, {"channel": "stable", "by": by},
-                                 when + timedelta(hours=1), by, channel="stable"))
-    for new in records:
-        for digest, data in new.blobs.items():
-            if digest != mt.EMPTY_DIGEST:
-                store.put_blob(repo, data, digest)
-        store.put_manifest(repo.with_tag(record_tag(subject.digest, new.manifest.digest)), new.manifest)
-    index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
-             "manifests": sorted((new.descriptor.to_json() for new in records), key=lambda d: d["digest"])}
-    store.put_manifest(repo.with_tag(index_tag(subject.digest)),
-                       Manifest(mt.OCI_INDEX, canonical_json(index)))
 
 
 def populate(host, prefix, services, tags, failing):
-    store = open_store(parse_repo(f"{host}/{prefix}/x"), {"limits": Limits(deadline=3600)})   # filling takes minutes
-    names = [f"svc{i:02d}" for i in range(services)]
-    for name in names:
-        store.put_blob(parse_repo(f"{host}/{prefix}/{name}"), mt.EMPTY_JSON, mt.EMPTY_DIGEST)
-    jobs = [(name, n) for name in names for n in range(1, tags + 1)]
-
-    def one(job):
-        name, n = job
-        push_image_with_records(store, parse_repo(f"{host}/{prefix}/{name}"), name, n,
-                                "failed" if n > tags - failing else "passed")
-    with ThreadPoolExecutor(max_workers=32) as pool:
-        list(pool.map(one, jobs))
-    store.close()
-    return names
+    """The fleet of tests/python/deploy/fleet.py, each build that passed acceptance promoted into
+    stable (this policy's channel is not `auto`); the services' names."""
+    return push_fleet(host, prefix, services, tags, failing=failing, promoted=True)
 
 
 def services_file(path, host, prefix, names):

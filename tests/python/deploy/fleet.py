@@ -28,8 +28,9 @@ def build_tag(n: int) -> str:
     return version.make_tag(f"1.{n // 100}.{n % 100}", n, START + timedelta(hours=n), "abcdef0")
 
 
-def push_build(store, repo: Ref, service: str, n: int, acceptance: str) -> None:
-    """Build n of a service: the image and its three records."""
+def push_build(store, repo: Ref, service: str, n: int, acceptance: str, promoted: bool = False) -> None:
+    """Build n of a service: the image and its three records, and with `promoted` a promotion
+    into stable when acceptance passed (for a channel that is not `auto`)."""
     when = START + timedelta(hours=n)
     tag = build_tag(n)
     push_sample_image(store, repo.with_tag(tag), service, when)
@@ -42,6 +43,9 @@ def push_build(store, repo: Ref, service: str, n: int, acceptance: str) -> None:
         rec.build(rec.TEST, subject, repo.name, {"result": acceptance.upper()}, when + timedelta(minutes=30),
                   by, suite="acceptance", result=acceptance),
     ]
+    if promoted and acceptance == "passed":
+        records.append(rec.build(rec.PROMOTION, subject, repo.name, {"channel": "stable", "by": by},
+                                 when + timedelta(hours=1), by, channel="stable"))
     for new in records:
         for digest, data in new.blobs.items():
             if digest != mt.EMPTY_DIGEST:
@@ -52,8 +56,10 @@ def push_build(store, repo: Ref, service: str, n: int, acceptance: str) -> None:
     store.put_manifest(repo.with_tag(index_tag(subject.digest)), Manifest(mt.OCI_INDEX, canonical_json(index)))
 
 
-def push_fleet(host: str, prefix: str, services: int, tags: int, threads: int = 32) -> List[str]:
-    """`services` repositories `host/prefix/svcNNN` of `tags` builds each; their names."""
+def push_fleet(host: str, prefix: str, services: int, tags: int, threads: int = 32, failing: int = FAILING,
+               promoted: bool = False) -> List[str]:
+    """`services` repositories `host/prefix/svcNNN` of `tags` builds each, the newest `failing`
+    of them failed acceptance; their names."""
     # Thousands of images take minutes: longer than a command's deadline.
     store = open_store(parse_repo(f"{host}/{prefix}/x"), {"pool_size": threads, "limits": Limits(deadline=3600)})
     names = [f"svc{i:03d}" for i in range(services)]
@@ -63,7 +69,7 @@ def push_fleet(host: str, prefix: str, services: int, tags: int, threads: int = 
     def one(job):
         name, n = job
         push_build(store, parse_repo(f"{host}/{prefix}/{name}"), name, n,
-                   "failed" if n > tags - FAILING else "passed")
+                   "failed" if n > tags - failing else "passed", promoted)
     try:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(one, [(name, n) for name in names for n in range(1, tags + 1)]))
