@@ -20,7 +20,6 @@ import re
 import threading
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
-from urllib.parse import urlencode
 
 import urllib3
 
@@ -41,6 +40,7 @@ from .transport import (
     read_body,
     sanitize_url,
     tls_failure,
+    with_query,
 )
 
 log = logging.getLogger("shipmark.registry")
@@ -194,7 +194,7 @@ class Authenticator:
         headers = {"Authorization": _basic(*creds)} if creds else {}
         safe_realm = sanitize_url(realm)
         try:
-            resp = self._http.request("GET", _with_query(realm, query), headers=headers,
+            resp = self._http.request("GET", with_query(realm, query), headers=headers,
                                       timeout=self._timeouts(host), tls=self._tls_for(host))
             raw = read_body(resp, _TOKEN_BYTES if resp.status_code == 200 else SMALL_BODY,
                             self._http.deadline)
@@ -265,12 +265,6 @@ def _realm_error(exc: BaseException, host: str, realm: str) -> RegistryError:
 
 def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
-
-
-def _with_query(url: str, query: List[Tuple[str, str]]) -> str:
-    """url with the query pairs added to any it has (a realm may carry its own)."""
-    extra = urlencode(query)
-    return f"{url}{'&' if '?' in url else '?'}{extra}" if extra else url
 
 
 def auth_error(host: str, had_creds: bool, what: str = "") -> AuthError:

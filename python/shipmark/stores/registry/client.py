@@ -40,7 +40,7 @@ import threading
 import time
 import warnings
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import urllib3
 
@@ -74,6 +74,7 @@ from .transport import (
     release_frames,
     sanitize_url,
     tls_failure,
+    with_query,
 )
 
 log = logging.getLogger("shipmark.registry")
@@ -696,7 +697,7 @@ class RegistryStore:
     def _finish_upload(self, repo: Ref, scopes: List[str], location: str, digest: str,
                        data, size: Optional[int] = None) -> None:
         what = f"blob {digest} in {repo.name}"
-        url = _with_query(location, "digest", digest)
+        url = with_query(location, [("digest", digest)])
         headers = {"Content-Type": "application/octet-stream"}
         if size is not None:
             headers["Content-Length"] = str(size)
@@ -794,13 +795,6 @@ def _plain_http_hint(url: str) -> str:
     host = urlsplit(url).netloc.rsplit("@", 1)[-1] or "that host"
     return (f"if {host} is a trusted plain-HTTP service, add it to {INSECURE_VAR}; otherwise the "
             "registry (or a man in the middle of plain HTTP) is misbehaving")
-
-
-def _with_query(url: str, key: str, value: str) -> str:
-    parts = urlsplit(url)
-    extra = f"{key}={quote(value, safe='')}"
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def _timed_out(exc: BaseException) -> bool:

@@ -28,8 +28,8 @@ import ssl
 import threading
 import time
 import traceback
-from typing import Callable, Collection, Dict, Iterator, Optional, Tuple
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from typing import Callable, Collection, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import urllib3
 from urllib3.util.retry import Retry
@@ -129,6 +129,14 @@ def read_body(resp: "Answer", limit: Optional[int], deadline: Optional[float] = 
                 raise BodyTooLarge()
     finally:
         resp.close()   # a body read to its end has already given its connection back to the pool
+
+
+def with_query(url: str, pairs: List[Tuple[str, str]]) -> str:
+    """url with the pairs added to the query it may already have (an upload Location, a realm)."""
+    parts = urlsplit(url)
+    extra = urlencode(pairs)
+    query = f"{parts.query}&{extra}" if parts.query and extra else (parts.query or extra)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def sanitize_url(url: str) -> str:
