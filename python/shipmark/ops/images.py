@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ..core import mediatype as mt
-from ..core.descriptor import Descriptor
+from ..core.descriptor import Descriptor, embedded
 from ..core.dsse import Verifier
 from ..core.policy import Policy
 from ..core.record import NewRecord, Record, parse_time
@@ -76,7 +76,7 @@ def checked_records(found: Discovery, subject_digest: str, policy: Optional[Poli
             continue   # a signature or SBOM: not a record, not our business
         reading = _kept_reading(found, desc.digest, read_with)
         if reading is None:
-            reading, lasting = _read(found.store, found.repo, subject_digest, desc, signers)
+            reading, lasting = _read(found, subject_digest, desc, signers)
             if reading is None:
                 continue
             if lasting:
@@ -99,12 +99,13 @@ def _kept_reading(found: Discovery, record_digest: str, read_with: str) -> Optio
         return None   # damaged: read the record again
 
 
-def _read(store: Store, repo: Ref, subject_digest: str, desc: Descriptor,
+def _read(found: Discovery, subject_digest: str, desc: Descriptor,
           signers: Mapping[str, Verifier]) -> Tuple[Optional[Reading], bool]:
     """The record's reading (None for a referrer that is not a shipmark record), and whether it
     lasts: what the bytes say does; "not found" does not (the bytes may come back)."""
+    store = found.store
     try:
-        manifest = store.get_manifest(repo.with_digest(desc.digest)).data
+        manifest = found.manifest(desc.digest).data
     except NotFoundError:
         return Reading(None, "record manifest not found (listed, but deleted)"), False
     except InputError:
@@ -121,11 +122,16 @@ def _read(store: Store, repo: Ref, subject_digest: str, desc: Descriptor,
     if size > store.limits.payload_bytes:   # the limit may be raised: this reading does not last
         return Reading(None, "record layer is larger than the payload limit"), False
     try:
-        payload = _payload(store, repo, digest)
-    except NotFoundError:
-        return Reading(None, f"record payload {digest} not found"), False
-    except (TooLargeError, InputError) as exc:   # larger than it says, or a damaged layout
-        return Reading(None, exc.message), False
+        payload = embedded(layer)
+    except ValueError as exc:
+        return Reading(None, f"record layer: {exc}"), True
+    if payload is None:
+        try:
+            payload = _payload(store, found.repo, digest)
+        except NotFoundError:
+            return Reading(None, f"record payload {digest} not found"), False
+        except (TooLargeError, InputError) as exc:   # larger than it says, or a damaged layout
+            return Reading(None, exc.message), False
     return read_record(desc.digest, manifest, layer.get("mediaType"), payload, subject_digest, signers), True
 
 
@@ -332,7 +338,10 @@ def statement(store: Store, repo: Ref, record_digest: str) -> dict:
         raise NotFoundError(f"record {record_digest} in {repo.name} has no payload layer",
                             "it was not written by shipmark; `shipmark status` lists the image's records")
     try:
-        doc = json.loads(store.get_blob(repo, layers[0]["digest"], max_bytes=store.limits.payload_bytes))
+        raw = embedded(layers[0])
+        if raw is None:
+            raw = store.get_blob(repo, layers[0]["digest"], max_bytes=store.limits.payload_bytes)
+        doc = json.loads(raw)
         if layers[0].get("mediaType") == mt.DSSE_ENVELOPE:
             doc = json.loads(base64.b64decode(doc["payload"]))
     except (ValueError, KeyError, TypeError):

@@ -59,10 +59,10 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ..core import mediatype as mt
 from ..core import version
-from ..core.descriptor import Descriptor, Manifest, canonical_json, sha256
+from ..core.descriptor import EMBED_BYTES, Descriptor, Manifest, canonical_json, embedded, sha256, with_data
 from ..core.ref import DIGEST_RE, Ref
-from ..errors import NotFoundError, RegistryError, RemoteError, ShipmarkError
-from .base import ReferrersAnswer, ReferrersAPI, Store
+from ..errors import InputError, NotFoundError, RegistryError, RemoteError, ShipmarkError
+from .base import ManifestMemory, ReferrersAnswer, ReferrersAPI, Store
 from .repocache import RepoCache
 
 log = logging.getLogger("shipmark.discovery")
@@ -73,6 +73,7 @@ _AFTER_INTERNAL = "sha256."   # the first name after every `sha256-...` in sorte
 SMALL_BLOB = 64 * 1024   # record payloads: upload without asking first (they are new)
 PUBLISH_ROUNDS = 10      # index rewrites per write while other writers keep adding records
 CHECK_LIMIT = 64         # index entries one write checks beyond its own records
+INDEX_COPIES_BYTES = 256 * 1024   # record manifests one index carries copies of, in all
 
 
 def index_tag(subject_digest: str) -> str:
@@ -143,6 +144,7 @@ class Discovery:
         self._asked: Set[str] = set()
         self._answers: Dict[str, ReferrersAnswer] = {}   # the probe's own answer, used once
         self._records: Dict[str, tuple] = {}   # learnt in this command; the cache has the rest
+        self._manifests: Dict[str, Manifest] = {}   # record manifests read in this command
         if self._cache is not None:
             # What was learnt is kept, however it ends.
             self._saver = weakref.finalize(self, self._cache.save)
@@ -163,7 +165,7 @@ class Discovery:
             if self._cache is not None:
                 self._saver.detach()
                 self._cache = None
-            self._tags, self._versions, self._records = None, None, {}
+            self._tags, self._versions, self._records, self._manifests = None, None, {}, {}
 
     # -- tags ---------------------------------------------------------------------------------
 
@@ -277,8 +279,10 @@ class Discovery:
 
     def records(self, subject_digest: str) -> List[Descriptor]:
         """The record set of one image, sorted by digest."""
+        candidates = self._candidates(subject_digest)
+        self._read_copies(subject_digest, candidates)
         found = []
-        for digest in self._candidates(subject_digest):
+        for digest in candidates:
             desc = self._record(digest, subject_digest)
             if desc is not None:
                 found.append(desc)
@@ -295,10 +299,14 @@ class Discovery:
         known = self._read(record_digest)
         return known[1] or None if known else None
 
-    def _read(self, digest: str) -> Optional[tuple]:
+    def _known(self, digest: str) -> Optional[tuple]:
         known = self._records.get(digest)
         if known is None and self._cache is not None:
             known = self._cache.records.get(digest)
+        return known
+
+    def _read(self, digest: str) -> Optional[tuple]:
+        known = self._known(digest)
         if known is not None:
             return known
         try:
@@ -312,13 +320,51 @@ class Discovery:
         except ShipmarkError as exc:
             log.warning("record %s in %s is not a manifest: %s", digest, self.repo.name, exc.message)
             return None
-        return self._remember(digest, desc, subject if isinstance(subject, str) else "")
+        return self._remember(manifest, desc, subject if isinstance(subject, str) else "")
 
-    def _remember(self, digest: str, desc: Descriptor, subject: str) -> tuple:
-        self._records[digest] = (desc, subject)
-        if self._cache is not None:
-            self._cache.put_record(digest, desc, subject)
+    def _remember(self, manifest: Manifest, desc: Descriptor, subject: str) -> tuple:
+        with self._lock:
+            self._records[manifest.digest] = (desc, subject)
+            self._manifests[manifest.digest] = manifest
+            if self._cache is not None:
+                self._cache.put_record(manifest.digest, desc, subject)
         return desc, subject
+
+    def _read_copies(self, subject_digest: str, candidates: List[str]) -> None:
+        """Read an image's records in one request where its index carries copies of them
+        (`publish` puts them there): on Docker Registry 2.8 a cold scan then sends one request
+        per image instead of one per record. A copy counts only if its bytes have the digest
+        the record's own tag names, so the index supplies bytes, never membership: a copy that
+        is missing, damaged or foreign leaves that record to be read on its own."""
+        wanted = {d for d in candidates if self._known(d) is None}
+        if len(wanted) < 2 or not self.has_tag(index_tag(subject_digest)):
+            return   # one record costs one request either way
+        try:
+            entries = self.store.get_manifest(self.repo.with_tag(index_tag(subject_digest))).data.get("manifests")
+        except RemoteError:
+            raise
+        except ShipmarkError:
+            return   # gone or not JSON: each record is read on its own
+        self._take_copies(entries, wanted)
+
+    def _take_copies(self, entries: object, wanted: Set[str]) -> None:
+        """Remember the records of `wanted` that index entries carry whole copies of."""
+        for entry in entries if isinstance(entries, list) else ():
+            if not isinstance(entry, dict) or entry.get("digest") not in wanted:
+                continue
+            manifest = _copy_in(entry)
+            if manifest is None:
+                continue
+            subject = (manifest.data.get("subject") or {}).get("digest")
+            self._remember(manifest, manifest.descriptor(), subject if isinstance(subject, str) else "")
+            if isinstance(self.store, ManifestMemory):
+                self.store.remember_manifest(manifest)
+
+    def manifest(self, record_digest: str) -> Manifest:
+        """A record's manifest: as read in this command (on its own or from the index's
+        copy), else from the store."""
+        known = self._manifests.get(record_digest)
+        return known or self.store.get_manifest(self.repo.with_digest(record_digest))
 
     def reading(self, record_digest: str, read_with: str) -> Optional[dict]:
         """What a record's bytes said when read for the same image with the same keys
@@ -351,7 +397,7 @@ class Discovery:
             self.store.put_manifest(self.repo.with_tag(own), manifest)
         with self._lock:
             self._add(own)
-        desc, _ = self._remember(manifest.digest, manifest.descriptor(), subject.digest)
+        desc, _ = self._remember(manifest, manifest.descriptor(), subject.digest)
         if publish and not self.lists_referrers_itself(subject.digest):
             try:
                 self.publish(subject.digest)
@@ -403,7 +449,8 @@ class Discovery:
         for _ in range(PUBLISH_ROUNDS):
             entries, previous = self._read_index(subject_digest, repair)
             entries += [d for d in also if d.digest not in {e.digest for e in entries}]
-            ours = {d.digest: d for d in self.records(subject_digest)}
+            records = self.records(subject_digest)
+            ours = {d.digest: d for d in records}
             others = [d for d in entries if d.digest not in ours]
             for desc in others[:CHECK_LIMIT]:
                 kept = self._check_listed(subject_digest, desc, repair)
@@ -412,7 +459,7 @@ class Discovery:
             for desc in others[CHECK_LIMIT:]:   # beyond what one write checks: kept as listed
                 ours[desc.digest] = desc
             index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
-                     "manifests": [ours[d].to_json() for d in sorted(ours)]}
+                     "manifests": self._entries(ours, records)}
             raw = canonical_json(index)
             repair.published = len(ours)
             if previous != sha256(raw):
@@ -422,6 +469,25 @@ class Discovery:
             if not self._new_records_since(subject_digest, set(ours)):
                 break
         return repair
+
+    def _entries(self, listed: Dict[str, Descriptor], records: List[Descriptor]) -> List[dict]:
+        """The index's entries, sorted by digest; those of the record set carry a copy of the
+        record manifest (`_read_copies` reads them), up to INDEX_COPIES_BYTES in all."""
+        room = INDEX_COPIES_BYTES
+        copied = {d.digest for d in records}
+        out = []
+        for digest in sorted(listed):
+            entry = listed[digest].to_json()
+            if digest in copied and room > 0:
+                try:
+                    raw = self.manifest(digest).raw
+                except NotFoundError:
+                    raw = b""   # deleted meanwhile: listed, not copied
+                if 0 < len(raw) <= min(room, EMBED_BYTES):
+                    entry = with_data(entry, raw)
+                    room -= len(raw)
+            out.append(entry)
+        return out
 
     def _read_index(self, subject_digest: str, repair: Repair):
         """The index's entries (malformed ones dropped and reported) and its digest."""
@@ -438,6 +504,7 @@ class Discovery:
         except ShipmarkError:
             repair.dropped.append(Skipped("", f"the index {tag} is not JSON"))
             return [], None
+        self._take_copies(entries, {d for d in self._candidates(subject_digest) if self._known(d) is None})
         out = []
         for entry in entries if isinstance(entries, list) else []:
             try:
@@ -553,6 +620,21 @@ def _descriptor(entry) -> Descriptor:
         return Descriptor.from_json(entry)
     except ShipmarkError:
         raise ValueError("an index entry without mediaType, digest or size") from None
+
+
+def _copy_in(entry: dict) -> Optional[Manifest]:
+    """The manifest an index entry carries a copy of, when the copy is whole: its bytes have
+    the entry's digest and size, and it is a JSON manifest of the entry's media type."""
+    media_type = entry.get("mediaType")
+    if media_type not in mt.MANIFEST_TYPES:
+        return None
+    try:
+        raw = embedded(entry)
+        manifest = Manifest(media_type, raw, entry["digest"]) if raw else None
+        data = manifest.data if manifest else None
+    except (ValueError, InputError):
+        return None
+    return manifest if isinstance(data, dict) and data.get("mediaType") == media_type else None
 
 
 # Process-wide: the open discoveries (for flush) and the API probe, remembered per store object

@@ -1,6 +1,6 @@
 """A fleet of services for the fleet test and bench/fleet_bench.py: N repositories of T builds,
 each image with three records (provenance, unit passed, acceptance) written as `shipmark
-record/mark` leave them (per-record tags and the referrers index), pushed over the registry API
+record/mark` leave them (per-record tags and the referrers index with copies of them), pushed over the registry API
 by many threads. The newest FAILING builds of each service failed acceptance, so with POLICY
 the nightly plan walks FAILING + 1 images per service and takes build T - FAILING."""
 
@@ -12,7 +12,7 @@ from typing import List
 from shipmark.core import mediatype as mt
 from shipmark.core import record as rec
 from shipmark.core import version
-from shipmark.core.descriptor import Manifest, canonical_json
+from shipmark.core.descriptor import Manifest, canonical_json, with_data
 from shipmark.core.ref import Ref, parse_repo
 from shipmark.ops.demo import push_sample_image
 from shipmark.stores import open_store
@@ -52,7 +52,8 @@ def push_build(store, repo: Ref, service: str, n: int, acceptance: str, promoted
                 store.put_blob(repo, data, digest)
         store.put_manifest(repo.with_tag(record_tag(subject.digest, new.manifest.digest)), new.manifest)
     index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
-             "manifests": sorted((new.descriptor.to_json() for new in records), key=lambda d: d["digest"])}
+             "manifests": sorted((with_data(new.descriptor.to_json(), new.manifest.raw) for new in records),
+                                 key=lambda d: d["digest"])}
     store.put_manifest(repo.with_tag(index_tag(subject.digest)), Manifest(mt.OCI_INDEX, canonical_json(index)))
 
 

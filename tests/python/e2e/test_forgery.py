@@ -2,6 +2,7 @@
 the referrers-API registry: forged records leave pick, promote, plan and status giving the
 answers they gave without the forgery, and every forged record is reported as untrusted."""
 
+import base64
 import hashlib
 import json
 from datetime import datetime, timezone
@@ -69,8 +70,9 @@ class Attacker:
                 "size": int(resp.headers["Content-Length"])}
 
     def record(self, subject: dict, kind: str, created: str, predicate: dict, statement_subject=None,
-               annotations=None, **summary) -> str:
-        """A record as shipmark would write it, but unsigned (or with whatever lies are asked for)."""
+               annotations=None, copy_predicate=None, **summary) -> str:
+        """A record as shipmark would write it, but unsigned (or with whatever lies are asked for:
+        `copy_predicate` puts a copy of the payload in the manifest that says something else)."""
         notes = {"org.opencontainers.image.created": created, "dev.shipmark.kind": kind,
                  **{f"dev.shipmark.{k}": v for k, v in summary.items()}}
         statement = {"_type": "https://in-toto.io/Statement/v1",
@@ -79,10 +81,14 @@ class Attacker:
                      "predicateType": PREDICATES[kind], "predicate": predicate}
         layer = json.dumps(statement).encode()
         self.blob(b"{}")
+        layer_desc = {"mediaType": IN_TOTO, "digest": self.blob(layer), "size": len(layer)}
+        if copy_predicate is not None:
+            other = json.dumps({**statement, "predicate": copy_predicate}).encode()
+            layer_desc["data"] = base64.b64encode(other).decode()
         doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                "artifactType": "application/vnd.shipmark.record.v1+json",
                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(b"{}"), "size": 2},
-               "layers": [{"mediaType": IN_TOTO, "digest": self.blob(layer), "size": len(layer)}],
+               "layers": [layer_desc],
                "subject": subject, "annotations": dict(notes, **(annotations or {}))}
         raw_digest = digest_of(json.dumps(doc).encode())
         tag = f"sha256-{subject['digest'][7:39]}.{raw_digest[7:]}" if self.per_record_tags else None
@@ -183,6 +189,22 @@ def test_annotations_that_lie_about_the_payload_do_not_count(story, cli, tmp_pat
     why = {u["digest"]: u["why"] for u in cli("status", untested, "--json").json["untrusted"]}
     assert why[lie] == "the Statement does not name this image as its subject"
     assert why[says_passed] == "annotation dev.shipmark.result says 'passed', the payload says 'failed'"
+
+
+def test_a_payload_copy_that_is_not_the_payload_does_not_count(story, cli, tmp_path):
+    """A record manifest may carry its payload (the layer's `data`); a copy that differs from
+    the layer it describes is refused, not read in place of the layer."""
+    case, good, untested = story
+    (tmp_path / "shipmark.yaml").write_text("channels:\n  testing: {require: [unit]}\n")
+    before = cli("pick", case.repo.name, "--channel", "testing", "--json").json["digest"]
+    attacker = Attacker(case)
+    forged = attacker.record(attacker.head(untested.tag), "test", "2026-11-27T00:00:00.000Z",
+                             {"result": "FAILED"}, suite="unit", result="passed",
+                             annotations={"dev.shipmark.result": "passed"},
+                             copy_predicate={"result": "PASSED"})
+    assert cli("pick", case.repo.name, "--channel", "testing", "--json").json["digest"] == before
+    why = {u["digest"]: u["why"] for u in cli("status", untested, "--json").json["untrusted"]}
+    assert why[forged] == "record layer: its embedded data does not match its digest"
 
 
 def test_a_record_of_another_image_listed_in_this_images_index_does_not_count(story, cli, tmp_path):

@@ -9,10 +9,14 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from shipmark.core import mediatype as mt
+from shipmark.core.descriptor import Manifest
+from shipmark.core import record as core_record
 from shipmark.errors import NotFoundError
+from shipmark.ops.images import checked_records
 from shipmark.stores.discovery import Discovery, index_tag, record_tag
 
 from faultproxy import FaultProxy
@@ -111,19 +115,49 @@ def test_referrers_api_is_probed_once_per_repository(registry_store):
     assert len(reads) == (0 if registry_store.native_referrers else 2)
 
 
-def test_a_new_repository_has_an_empty_referrers_listing(registry_store):
-    """A registry with the referrers API answers 200 with an empty index for a repository that
-    holds nothing yet, as the spec asks (not 404 NAME_UNKNOWN); Docker Registry 2.8 has no such
-    route and answers a plain 404."""
-    with FaultProxy(registry_store.server.host) as proxy:
-        client, _ = registry_store.through(proxy)
-        fresh = dataclasses.replace(registry_store.new_repo(), registry=proxy.host)
-        answer = client.referrers(fresh, "sha256:" + "a" * 64)
-        (probe,) = proxy.requests(method="GET", path=r"/referrers/")
-    if registry_store.native_referrers:
-        assert probe.status == 200 and answer.supported and answer.descriptors == ()
-    else:
-        assert probe.status == 404 and not answer.supported
+def test_a_cold_read_takes_records_from_the_index_copies_and_checks_them(registry_store):
+    """Without the referrers API, a cold read of an image's records, payloads included, is one
+    request: the index carries copies of the record manifests and each manifest its payload. A
+    copy whose bytes are not what the record's own tag names is ignored and that record is read
+    on its own, so the answer stays the same."""
+    case = registry_store
+    image = push_image(case.store, case.repo, "v1", seed="copies")
+    found = Discovery(case.store, case.repo)
+    for suite in ("unit", "e2e", "perf"):
+        new = core_record.build("test", image.descriptor, case.repo.name, core_record.test_predicate(
+            suite, "passed", None, ["t"], [], [], None), datetime.now(timezone.utc), None, suite, "passed")
+        found.attach(image.descriptor, new.manifest, new.blobs)
+    records = sorted(d.digest for d in found.records(image.digest))
+    if case.native_referrers:
+        assert index_tag(image.digest) not in case.store.list_tags(case.repo)
+        return
+    index = case.store.get_manifest(case.repo.with_tag(index_tag(image.digest)))
+    entries = index.data["manifests"]
+    assert [e["digest"] for e in entries] == records
+    for entry in entries:
+        assert base64.b64decode(entry["data"]) == case.store.get_manifest(case.repo.with_digest(entry["digest"])).raw
+    with FaultProxy(case.server.host) as proxy:
+        repo = dataclasses.replace(case.repo, registry=proxy.host)
+
+        def read_cold(cache):
+            cold = Discovery(case.open(repo, {"cache_dir": str(case.tmp_path / cache)}), repo)
+            counted, ignored = checked_records(cold, image.digest)
+            return sorted((r.digest, r.result) for r in counted), ignored
+
+        assert read_cold("first") == ([(d, "passed") for d in records], [])
+        assert [e.path.split("/")[-1] for e in proxy.requests(method="GET", path="/manifests/")] \
+            == [index_tag(image.digest)]
+        assert proxy.requests(path="/blobs/") == []   # the payloads travel in the manifests
+
+        # Someone swaps one copy for another record's bytes: its digest no longer matches.
+        entries[0]["data"] = entries[1]["data"]
+        forged = Manifest(mt.OCI_INDEX, json.dumps({**index.data, "manifests": entries}).encode())
+        case.store.put_manifest(case.repo.with_tag(index_tag(image.digest)), forged)
+        proxy.reset_log()
+        assert read_cold("second") == ([(d, "passed") for d in records], [])
+        alone = [e.path.split("/")[-1] for e in proxy.requests(method="GET", path="/manifests/sha256:")]
+        assert alone == [records[0]]
+        assert proxy.requests(path="/blobs/") == []
 
 
 _WORKER = r"""

@@ -152,6 +152,10 @@ class RegistryStore:
             self._cache.put(digest, media_type, raw)
         return Manifest(media_type, raw, digest)
 
+    def remember_manifest(self, manifest: Manifest) -> None:
+        if self._cache is not None:
+            self._cache.put(manifest.digest, manifest.media_type, manifest.raw)
+
     def head_manifest(self, ref: Ref) -> Descriptor:
         self._check_ref(ref)
         what = f"manifest {ref}"
