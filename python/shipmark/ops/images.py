@@ -105,7 +105,7 @@ def _read(found: Discovery, subject_digest: str, desc: Descriptor,
     lasts: what the bytes say does; "not found" does not (the bytes may come back)."""
     store = found.store
     try:
-        manifest = found.manifest(desc.digest).data
+        manifest = found.take_manifest(desc.digest).data
     except NotFoundError:
         return Reading(None, "record manifest not found (listed, but deleted)"), False
     except InputError:

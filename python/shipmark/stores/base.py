@@ -67,13 +67,6 @@ class ReferrersAPI(Protocol):
         API (auth, overload) raise; an unknown subject or repository is an empty answer."""
 
 
-@runtime_checkable
-class ManifestMemory(Protocol):
-    def remember_manifest(self, manifest: Manifest) -> None:
-        """Keep a manifest that was read some other way (a copy inside an index, checked
-        against its digest) as if it had been fetched, so later commands need not fetch it."""
-
-
 KiB = 1024
 MiB = 1024 * KiB
 

@@ -22,6 +22,11 @@ writers leaves a complete index. A record that another tool attached with shipma
 type joins the set when a shipmark write on that image, or `shipmark repair`, gives it a tag of
 its own ("adopts" it).
 
+Reading a record costs one request: a small payload travels in its manifest (the layer's
+`data`). Without the referrers API the index also carries a copy of each record manifest, so a
+cold read of an image's records is one request; copies supply bytes, never membership, and
+count only when their bytes have the digest that the record's own tag names.
+
 One `Discovery` per repository and command: it reads the tag list once, owns the referrers-API
 probe (remembered per registry and repository) and the repository's cache, and saves that cache
 itself: when it is dropped, at exit, on `flush()` (called when a command's stores close), or on
@@ -62,7 +67,7 @@ from ..core import version
 from ..core.descriptor import EMBED_BYTES, Descriptor, Manifest, canonical_json, embedded, sha256, with_data
 from ..core.ref import DIGEST_RE, Ref
 from ..errors import InputError, NotFoundError, RegistryError, RemoteError, ShipmarkError
-from .base import ManifestMemory, ReferrersAnswer, ReferrersAPI, Store
+from .base import ReferrersAnswer, ReferrersAPI, Store
 from .repocache import RepoCache
 
 log = logging.getLogger("shipmark.discovery")
@@ -144,7 +149,7 @@ class Discovery:
         self._asked: Set[str] = set()
         self._answers: Dict[str, ReferrersAnswer] = {}   # the probe's own answer, used once
         self._records: Dict[str, tuple] = {}   # learnt in this command; the cache has the rest
-        self._manifests: Dict[str, Manifest] = {}   # record manifests read in this command
+        self._manifests: Dict[str, Manifest] = {}   # record manifests read, not yet taken
         if self._cache is not None:
             # What was learnt is kept, however it ends.
             self._saver = weakref.finalize(self, self._cache.save)
@@ -357,13 +362,13 @@ class Discovery:
                 continue
             subject = (manifest.data.get("subject") or {}).get("digest")
             self._remember(manifest, manifest.descriptor(), subject if isinstance(subject, str) else "")
-            if isinstance(self.store, ManifestMemory):
-                self.store.remember_manifest(manifest)
 
-    def manifest(self, record_digest: str) -> Manifest:
-        """A record's manifest: as read in this command (on its own or from the index's
-        copy), else from the store."""
-        known = self._manifests.get(record_digest)
+    def take_manifest(self, record_digest: str) -> Manifest:
+        """A record's manifest: as read in this command (on its own or from the index's copy),
+        handed over once so that a scan of a large repository does not hold every record's
+        bytes; else from the store (whose cache keeps what it read)."""
+        with self._lock:
+            known = self._manifests.pop(record_digest, None)
         return known or self.store.get_manifest(self.repo.with_digest(record_digest))
 
     def reading(self, record_digest: str, read_with: str) -> Optional[dict]:
@@ -480,7 +485,7 @@ class Discovery:
             entry = listed[digest].to_json()
             if digest in copied and room > 0:
                 try:
-                    raw = self.manifest(digest).raw
+                    raw = self.take_manifest(digest).raw
                 except NotFoundError:
                     raw = b""   # deleted meanwhile: listed, not copied
                 if 0 < len(raw) <= min(room, EMBED_BYTES):
@@ -504,7 +509,8 @@ class Discovery:
         except ShipmarkError:
             repair.dropped.append(Skipped("", f"the index {tag} is not JSON"))
             return [], None
-        self._take_copies(entries, {d for d in self._candidates(subject_digest) if self._known(d) is None})
+        # Bytes for the copies this write puts back, and records not read yet.
+        self._take_copies(entries, {d for d in self._candidates(subject_digest) if d not in self._manifests})
         out = []
         for entry in entries if isinstance(entries, list) else []:
             try:

@@ -148,13 +148,9 @@ class RegistryStore:
             raise RegistryError(f"registry {ref.registry} sent {what} with Docker-Content-Digest "
                                 f"{hinted}, but the bytes it sent have digest {digest}", _MISBEHAVING)
         media_type = _media_type(resp, raw)
-        if self._cache is not None:
+        if ref.digest and self._cache is not None:   # what a tag names changes: seldom asked again
             self._cache.put(digest, media_type, raw)
         return Manifest(media_type, raw, digest)
-
-    def remember_manifest(self, manifest: Manifest) -> None:
-        if self._cache is not None:
-            self._cache.put(manifest.digest, manifest.media_type, manifest.raw)
 
     def head_manifest(self, ref: Ref) -> Descriptor:
         self._check_ref(ref)
