@@ -12,9 +12,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from shipmark.core import mediatype as mt
-from shipmark.core.descriptor import Manifest
 from shipmark.core import record as core_record
+from shipmark.core.descriptor import Manifest
 from shipmark.errors import NotFoundError
 from shipmark.ops.images import checked_records
 from shipmark.stores.discovery import Discovery, index_tag, record_tag
@@ -258,3 +260,25 @@ def test_stock_crane_registry_has_no_referrers_api(crane_registry):
     assert found.lists_referrers_itself(image.digest) is False
     assert [d.digest for d in Discovery(store, repo).records(image.digest)] == [record.digest]
     store.close()
+
+
+def test_an_index_carries_copies_up_to_its_bound_and_the_rest_are_read_alone(registry_store, monkeypatch):
+    """Copies stop at INDEX_COPIES_BYTES (an image with many records keeps a small index); a
+    record without a copy is read on its own, and the answer is the same."""
+    from shipmark.stores import discovery
+
+    case = registry_store
+    if case.native_referrers:
+        pytest.skip("the tag-schema index exists only where the registry has no referrers API")
+    image = push_image(case.store, case.repo, "v1", seed="bound")
+    records = [_attach(case, image, i, suite=f"s{i}") for i in range(4)]
+    monkeypatch.setattr(discovery, "INDEX_COPIES_BYTES", len(records[0].raw) * 2)
+    _attach(case, image, 4, suite="s4")   # this write rewrites the index under the bound
+    entries = case.store.get_manifest(case.repo.with_tag(index_tag(image.digest))).data["manifests"]
+    assert len(entries) == 5 and [("data" in e) for e in entries] == [True, True, False, False, False]
+    with FaultProxy(case.server.host) as proxy:
+        repo = dataclasses.replace(case.repo, registry=proxy.host)
+        cold = Discovery(case.open(repo, {"cache_dir": str(case.tmp_path / "cold")}), repo)
+        assert [d.digest for d in cold.records(image.digest)] == sorted(e["digest"] for e in entries)
+        alone = {e.path.split("/")[-1] for e in proxy.requests(method="GET", path="/manifests/sha256:")}
+    assert alone == {e["digest"] for e in entries[2:]}
