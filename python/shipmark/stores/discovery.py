@@ -363,12 +363,12 @@ class Discovery:
             subject = (manifest.data.get("subject") or {}).get("digest")
             self._remember(manifest, manifest.descriptor(), subject if isinstance(subject, str) else "")
 
-    def take_manifest(self, record_digest: str) -> Manifest:
+    def take_manifest(self, record_digest: str, keep: bool = False) -> Manifest:
         """A record's manifest: as read in this command (on its own or from the index's copy),
-        handed over once so that a scan of a large repository does not hold every record's
-        bytes; else from the store (whose cache keeps what it read)."""
+        handed over once (unless `keep`) so that a scan of a large repository does not hold
+        every record's bytes; else from the store (whose cache keeps what it read)."""
         with self._lock:
-            known = self._manifests.pop(record_digest, None)
+            known = self._manifests.get(record_digest) if keep else self._manifests.pop(record_digest, None)
         return known or self.store.get_manifest(self.repo.with_digest(record_digest))
 
     def reading(self, record_digest: str, read_with: str) -> Optional[dict]:
@@ -485,7 +485,7 @@ class Discovery:
             entry = listed[digest].to_json()
             if digest in copied and room > 0:
                 try:
-                    raw = self.take_manifest(digest).raw
+                    raw = self.take_manifest(digest, keep=True).raw   # readers may want it next
                 except NotFoundError:
                     raw = b""   # deleted meanwhile: listed, not copied
                 if 0 < len(raw) <= min(room, EMBED_BYTES):
