@@ -122,8 +122,7 @@ def artifact_manifest(artifact_type: str, layer: bytes, layer_type: str, title: 
                       subject: Optional[Descriptor] = None) -> Tuple[Manifest, Dict[str, bytes]]:
     """An OCI 1.1 artifact (records, the published policy): the empty config, one layer whose
     title is the file `oras pull` writes (and which the manifest embeds when it is small), and
-    an optional subject. Returns the manifest and
-    the blobs to push before it."""
+    an optional subject. Returns the manifest and the blobs to push before it."""
     manifest = {
         "schemaVersion": 2,
         "mediaType": mt.OCI_MANIFEST,

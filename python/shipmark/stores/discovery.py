@@ -509,7 +509,7 @@ class Discovery:
         except ShipmarkError:
             repair.dropped.append(Skipped("", f"the index {tag} is not JSON"))
             return [], None
-        # Bytes for the copies this write puts back, and records not read yet.
+        # Copies of the records not in memory: what a write puts back, what a reader reads next.
         self._take_copies(entries, {d for d in self._candidates(subject_digest) if d not in self._manifests})
         out = []
         for entry in entries if isinstance(entries, list) else []:

@@ -10,8 +10,9 @@
 - Manifests are byte-exact, fetched with the full Accept list (Registry 2.x rewrites Docker v2
   manifests to schema1 otherwise) and named by the sha256 of the bytes received: the
   `Docker-Content-Digest` header is only a hint that must agree (and be a digest at all), and
-  a GET by digest must hash to that digest. Only then are they kept in the content-addressed
-  disk cache: a GET by digest that hits it sends nothing.
+  a GET by digest must hash to that digest. Only then are those read by digest (and those
+  written) kept in the content-addressed disk cache: a GET by digest that hits it sends
+  nothing. What a tag names changes, so a GET by tag is not kept.
 - Tags: pages of `tag_page_size` (10,000: a repository's record tags make its listing several
   times its builds, and each page is a request), following `Link: <...>; rel="next"` as the
   distribution spec says; a registry that refuses that size (400) is asked for its own. (Registry
@@ -148,7 +149,7 @@ class RegistryStore:
             raise RegistryError(f"registry {ref.registry} sent {what} with Docker-Content-Digest "
                                 f"{hinted}, but the bytes it sent have digest {digest}", _MISBEHAVING)
         media_type = _media_type(resp, raw)
-        if ref.digest and self._cache is not None:   # what a tag names changes: seldom asked again
+        if ref.digest and self._cache is not None:   # by tag: not kept (see the module docstring)
             self._cache.put(digest, media_type, raw)
         return Manifest(media_type, raw, digest)
 
