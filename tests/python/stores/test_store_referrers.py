@@ -282,3 +282,24 @@ def test_an_index_carries_copies_up_to_its_bound_and_the_rest_are_read_alone(reg
         assert [d.digest for d in cold.records(image.digest)] == sorted(e["digest"] for e in entries)
         alone = {e.path.split("/")[-1] for e in proxy.requests(method="GET", path="/manifests/sha256:")}
     assert alone == {e["digest"] for e in entries[2:]}
+
+
+def test_a_copy_under_another_media_type_is_not_taken(registry_store):
+    """An index entry whose media type differs from the one its copy's bytes declare is not
+    taken: the record is read on its own and keeps its own media type."""
+    case = registry_store
+    if case.native_referrers:
+        pytest.skip("the tag-schema index exists only where the registry has no referrers API")
+    image = push_image(case.store, case.repo, "v1", seed="mediatype")
+    records = sorted(_attach(case, image, i, suite=f"m{i}").digest for i in range(2))
+    tag = case.repo.with_tag(index_tag(image.digest))
+    index = case.store.get_manifest(tag).data
+    index["manifests"][0]["mediaType"] = mt.DOCKER_MANIFEST
+    case.store.put_manifest(tag, Manifest(mt.OCI_INDEX, json.dumps(index).encode()))
+    with FaultProxy(case.server.host) as proxy:
+        repo = dataclasses.replace(case.repo, registry=proxy.host)
+        cold = Discovery(case.open(repo, {"cache_dir": str(case.tmp_path / "cold")}), repo)
+        found = cold.records(image.digest)
+        alone = [e.path.split("/")[-1] for e in proxy.requests(method="GET", path="/manifests/sha256:")]
+    assert [(d.digest, d.media_type) for d in found] == [(d, mt.OCI_MANIFEST) for d in records]
+    assert alone == [records[0]]
